@@ -1,0 +1,48 @@
+# Jingtong backend. Run `make help` for the targets.
+
+GO          ?= go
+BIN         ?= bin
+FUNCTIONS   := $(notdir $(wildcard functions/*/cmd/*))
+LDFLAGS     := -s -w
+GOLANGCI    := $(GO) tool -modfile=tools.mod golangci-lint
+
+export JT_ADDR     ?= 127.0.0.1:8080
+export JT_DATA_DIR ?= ./.data
+
+.PHONY: help dev test test-short bench build lint fuzz docs clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+dev: ## run every function in localdev on $(JT_ADDR) with data under $(JT_DATA_DIR)
+	$(GO) run ./localdev/cmd/localdev
+
+test: ## run all tests with the race detector (set JT_TEST_*_URL for the real-service runs)
+	$(GO) test -race -count=1 ./...
+
+test-short: ## run the tests without the race detector
+	$(GO) test -count=1 ./...
+
+bench: ## run the Go benchmarks and the loopback load test, and update docs/benchmarks.md
+	bash localdev/bench/run.sh
+
+build: ## build one release binary per function, and localdev, into $(BIN)/
+	@mkdir -p $(BIN)
+	@for f in $(FUNCTIONS); do \
+		echo "build $(BIN)/$$f"; \
+		CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/$$f ./functions/$$f/cmd/$$f || exit 1; \
+	done
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/localdev ./localdev/cmd/localdev
+
+lint: ## go vet and golangci-lint
+	$(GO) vet ./...
+	$(GOLANGCI) run ./...
+
+fuzz: ## run each fuzz target for FUZZTIME (default 10s)
+	bash localdev/bench/fuzz.sh $(or $(FUZZTIME),10s)
+
+docs: ## regenerate docs/errors.md and docs/api/ from the code
+	JT_UPDATE_DOCS=1 $(GO) test -count=1 -run 'TestDocs' ./localdev/
+
+clean: ## remove build output and local data
+	rm -rf $(BIN) .data

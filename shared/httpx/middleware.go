@@ -1,0 +1,100 @@
+package httpx
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+)
+
+type requestIDKey struct{}
+
+// RequestIDHeader carries the request id between the gateway, functions and
+// clients.
+const RequestIDHeader = "X-Request-Id"
+
+// RequestID returns the request id stored in ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// WithRequestID returns ctx carrying id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// NewRequestID returns 16 random bytes in hex.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// RequestIDs keeps a well-formed incoming X-Request-Id (at most 64
+// characters of [A-Za-z0-9._-]) or generates one, stores it in the request
+// context and echoes it in the response.
+func RequestIDs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(RequestIDHeader)
+		if !validRequestID(id) {
+			id = NewRequestID()
+		}
+		w.Header().Set(RequestIDHeader, id)
+		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
+	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Recover turns a panic in next into a 500 response that leaks no internals,
+// and logs the panic value and stack. http.ErrAbortHandler is re-panicked so
+// the server aborts the connection as intended.
+func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				v := recover()
+				if v == nil {
+					return
+				}
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				logger.Error("handler panicked", "request_id", RequestID(r.Context()),
+					"panic", v, "stack", string(debug.Stack()))
+				WriteError(w, r, nil, E(CodeInternal))
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// LimitBody caps every request body at maxBytes. Handlers that read past the
+// cap get an error from the body reader; DecodeJSON turns it into a 413.
+func LimitBody(maxBytes int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > maxBytes {
+				WriteError(w, r, nil, E(CodeBodyTooLarge, maxBytes))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
