@@ -112,7 +112,8 @@ func DecodeJSON(r *http.Request, v any, maxBytes int64) error {
 	if err := dec.Decode(v); err != nil {
 		return E(CodeInvalidJSON, jsonErrorText(err))
 	}
-	if dec.More() {
+	// Decoder.More misses a stray "}" or "]", so check the rest by hand.
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return E(CodeInvalidJSON, "trailing data after the JSON value")
 	}
 	return nil

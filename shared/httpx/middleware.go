@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -63,8 +64,11 @@ func validRequestID(id string) bool {
 
 // Recover turns a panic in next into a 500 response that leaks no internals,
 // and logs the panic value and stack. http.ErrAbortHandler is re-panicked so
-// the server aborts the connection as intended.
+// the server aborts the connection as intended. A nil logger discards the log.
 func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			defer func() {
@@ -72,7 +76,7 @@ func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
 				if v == nil {
 					return
 				}
-				if v == http.ErrAbortHandler {
+				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					panic(v)
 				}
 				logger.Error("handler panicked", "request_id", RequestID(r.Context()),

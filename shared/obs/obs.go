@@ -87,9 +87,11 @@ func HandlerWith(f *fn.Function, logger *slog.Logger, opts Options) http.Handler
 		m = NewMetrics()
 	}
 
-	var h http.Handler = f.Handler
-	h = instrument(h, f.Name, logger, m)
+	// Recover sits inside instrument so that a panic still ends in a 500
+	// that is logged and counted.
+	h := f.Handler
 	h = httpx.Recover(logger)(h)
+	h = instrument(h, f.Name, logger, m)
 	h = httpx.RequestIDs(h)
 	if !opts.Endpoints {
 		return h
@@ -188,8 +190,8 @@ func NewLogger(w interface{ Write([]byte) (int, error) }, level slog.Level) *slo
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// ParseLevel maps debug, info, warn and error to slog levels; anything else
-// is info.
+// ParseLevel maps debug, info, warn and error to slog levels, in any letter
+// case and with an optional offset such as warn+2. Anything else is info.
 func ParseLevel(s string) slog.Level {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(s)); err != nil {

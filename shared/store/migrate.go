@@ -14,15 +14,16 @@ import (
 // Migration is one versioned schema change. Up runs inside a transaction, so
 // a failed migration leaves nothing half-applied.
 type Migration struct {
-	// Name orders migrations and is recorded once applied: a sortable
-	// version followed by a description, such as "0001_create_zones".
+	// Name orders migrations and is recorded once applied: a 4-digit
+	// version followed by a description, such as "0001_create_zones". The
+	// fixed width keeps text order and version order the same.
 	Name string
 	Up   func(ctx context.Context, tx bun.Tx) error
 }
 
 var (
 	setName       = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
-	migrationName = regexp.MustCompile(`^[0-9]{4,14}_[a-z0-9_]+$`)
+	migrationName = regexp.MustCompile(`^[0-9]{4}_[a-z0-9_]+$`)
 	// sqliteMigrateMu serialises migrations of SQLite databases within this
 	// process; SQLite's own write lock covers other processes.
 	sqliteMigrateMu sync.Mutex
@@ -41,7 +42,7 @@ func Migrate(ctx context.Context, db *bun.DB, set string, migrations []Migration
 	ms := migrate.NewMigrations()
 	for _, m := range migrations {
 		if !migrationName.MatchString(m.Name) {
-			return fmt.Errorf("store: invalid migration name %q: want a version, an underscore and a description", m.Name)
+			return fmt.Errorf("store: invalid migration name %q: want a 4-digit version, an underscore and a description", m.Name)
 		}
 		ms.Add(migrate.Migration{Name: m.Name, Up: transactional(m.Up)})
 	}

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -95,14 +96,47 @@ func IsPostgres(db bun.IDB) bool {
 	return db.Dialect().Name() == dialect.PG
 }
 
-// Redact returns dsn with any password replaced, for logs and errors.
+// passwordParam matches the password and sslpassword parameters that pgx
+// also reads from a DSN's query string.
+var passwordParam = regexp.MustCompile(`((?:^|[?&])(?:ssl)?password=)[^&]*`)
+
+// Redact returns dsn with any password replaced, for logs and errors: the
+// password in the user info and the password and sslpassword query
+// parameters. When dsn does not parse as a URL, everything between the user
+// name and the last "@" is replaced, because the password may be there.
 func Redact(dsn string) string {
 	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
+	if err != nil {
+		return redactUnparsed(dsn)
 	}
+
+	changed := false
 	if _, ok := u.User.Password(); ok {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		changed = true
 	}
+	q := u.Query()
+	for _, key := range []string{"password", "sslpassword"} {
+		if q.Has(key) {
+			q.Set(key, "xxxxx")
+			changed = true
+		}
+	}
+	if !changed {
+		return dsn
+	}
+	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+func redactUnparsed(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		rest := dsn[i+3:]
+		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+			if user, _, ok := strings.Cut(rest[:at], ":"); ok {
+				dsn = dsn[:i+3] + user + ":xxxxx" + rest[at:]
+			}
+		}
+	}
+	return passwordParam.ReplaceAllString(dsn, "${1}xxxxx")
 }

@@ -50,6 +50,21 @@ func OpenSQLite(t testing.TB) *bun.DB {
 // skips the test when JT_TEST_POSTGRES_URL is unset.
 func OpenPostgres(t testing.TB) *bun.DB {
 	t.Helper()
+	dsn := PostgresDSN(t)
+	db, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("open PostgreSQL schema: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// PostgresDSN creates a new schema, dropped when the test ends, and returns
+// a DSN whose search path is that schema. Tests that need several handles on
+// one schema, such as concurrent migrations, open it more than once. It skips
+// the test when JT_TEST_POSTGRES_URL is unset.
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv(PostgresURLVar)
 	if base == "" {
 		t.Skipf("%s is not set; skipping the PostgreSQL run", PostgresURLVar)
@@ -69,20 +84,9 @@ func OpenPostgres(t testing.TB) *bun.DB {
 		t.Fatalf("create schema %s: %v", schema, err)
 	}
 
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse %s: %v", PostgresURLVar, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := store.Open(ctx, u.String())
-	if err != nil {
-		t.Fatalf("open PostgreSQL schema %s: %v", schema, err)
-	}
-
+	// Registered before any handle on the schema is opened, so it runs after
+	// their cleanups have closed them.
 	t.Cleanup(func() {
-		_ = db.Close()
 		cleanup, err := store.Open(context.Background(), base)
 		if err != nil {
 			t.Logf("drop schema %s: %v", schema, err)
@@ -93,5 +97,13 @@ func OpenPostgres(t testing.TB) *bun.DB {
 			t.Logf("drop schema %s: %v", schema, err)
 		}
 	})
-	return db
+
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", PostgresURLVar, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
