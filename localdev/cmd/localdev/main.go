@@ -1,0 +1,48 @@
+// Command localdev runs every Jingtong function in one process for local
+// development. See the README for the routes and the JT_* variables.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/jingtong/backend/localdev"
+	"github.com/jingtong/backend/shared/obs"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "localdev:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg, err := localdev.LoadConfig(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	logger := obs.NewLogger(os.Stderr, cfg.LogLevel)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	srv, err := localdev.New(ctx, cfg, os.LookupEnv, logger)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	tokenPath := filepath.Join(cfg.DataDir, localdev.OperatorTokenFile)
+	return srv.ListenAndServe(ctx, func(addr string) {
+		logger.Info("localdev listening", "addr", addr, "data_dir", cfg.DataDir)
+		fmt.Fprintf(os.Stderr, "\n京通 localdev 已启动 / Jingtong localdev is up: http://%s\n"+
+			"  公开入口 / public edge:      http://%s/api/<function>/...\n"+
+			"  内部入口 / internal path:    http://%s/function/<function>/...\n"+
+			"  运营令牌 / operator token:   %s\n\n", addr, addr, addr, tokenPath)
+	})
+}

@@ -1,0 +1,199 @@
+// Package localdev hosts every Jingtong function in one process on one
+// machine, with embedded defaults (SQLite under the data directory), so that
+// `make dev` needs nothing installed.
+//
+// Routes:
+//
+//	/function/<name>/...  the internal, platform-side path, as OpenFaaS and
+//	                      Knative expose functions inside a cluster
+//	/api/<name>/...       the public edge that mini-programs call
+//	/h5/<id>              placeholder pages for the catalogue's H5 links
+//	/static/<path>.svg    placeholder images for icons and banners
+//	/healthz, /readyz     liveness and readiness of the whole process
+//	/metrics              Prometheus metrics of every function
+package localdev
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/jingtong/backend/shared/auth"
+	"github.com/jingtong/backend/shared/fn"
+	"github.com/jingtong/backend/shared/obs"
+	"github.com/jingtong/backend/shared/store"
+)
+
+// OperatorTokenFile is the name of the development operator token file in
+// the data directory.
+const OperatorTokenFile = "operator-token"
+
+// Server is a running localdev instance.
+type Server struct {
+	cfg       Config
+	logger    *slog.Logger
+	db        *bun.DB
+	functions []*fn.Function
+	handler   http.Handler
+}
+
+// New opens the database, builds and migrates every function and prepares
+// the routes. lookup reads the process configuration; localdev adds its own
+// defaults for the functions (the operator token file and demo seeding)
+// where lookup leaves them unset.
+func New(ctx context.Context, cfg Config, lookup func(string) (string, bool), logger *slog.Logger) (*Server, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("localdev: creating data directory: %w", err)
+	}
+	tokenPath := filepath.Join(cfg.DataDir, OperatorTokenFile)
+	_, created, err := auth.EnsureTokenFile(tokenPath)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		logger.Info("generated the development operator token", "path", tokenPath)
+	}
+
+	db, err := store.Open(ctx, cfg.databaseDSN())
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: logger, db: db}
+
+	defaults := map[string]string{
+		"JT_OPERATOR_TOKEN_FILE": tokenPath,
+		"JT_ZONES_SEED":          "true",
+	}
+	env := &fn.Env{
+		Lookup: func(key string) (string, bool) {
+			if v, ok := lookup(key); ok {
+				return v, true
+			}
+			v, ok := defaults[key]
+			return v, ok
+		},
+		Logger:  logger,
+		Now:     time.Now,
+		OpenDB:  func(context.Context) (*bun.DB, error) { return db, nil },
+		DataDir: cfg.DataDir,
+	}
+
+	for _, build := range builders {
+		f, err := build(ctx, env)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("localdev: building a function: %w", err)
+		}
+		s.functions = append(s.functions, f)
+		if f.Migrate != nil {
+			if err := f.Migrate(ctx); err != nil {
+				s.Close()
+				return nil, fmt.Errorf("localdev: migrating %s: %w", f.Name, err)
+			}
+		}
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the root handler, for tests and benchmarks.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Functions returns the hosted functions.
+func (s *Server) Functions() []*fn.Function { return s.functions }
+
+// Close releases the functions and the database.
+func (s *Server) Close() {
+	for _, f := range s.functions {
+		if f.Close != nil {
+			if err := f.Close(); err != nil {
+				s.logger.Warn("closing a function failed", "function", f.Name, "err", err)
+			}
+		}
+	}
+	if err := s.db.Close(); err != nil {
+		s.logger.Warn("closing the database failed", "err", err)
+	}
+}
+
+func (s *Server) routes() http.Handler {
+	metrics := obs.NewMetrics()
+	mux := http.NewServeMux()
+	for _, f := range s.functions {
+		h := obs.HandlerWith(f, s.logger, obs.Options{Metrics: metrics})
+		for _, prefix := range []string{"/function/" + f.Name, "/api/" + f.Name} {
+			mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
+			mux.Handle(prefix+"/healthz", http.HandlerFunc(obs.Healthz))
+			mux.Handle(prefix+"/readyz", obs.Readyz(f))
+		}
+	}
+	mux.Handle("GET /healthz", http.HandlerFunc(obs.Healthz))
+	mux.Handle("GET /readyz", s.readyz())
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("GET /h5/{id...}", http.HandlerFunc(placeholderPage))
+	mux.Handle("GET /static/{path...}", http.HandlerFunc(placeholderStatic))
+	return mux
+}
+
+func (s *Server) readyz() http.Handler {
+	all := &fn.Function{Name: "localdev", Ready: func(ctx context.Context) error {
+		for _, f := range s.functions {
+			if f.Ready == nil {
+				continue
+			}
+			if err := f.Ready(ctx); err != nil {
+				return fmt.Errorf("%s: %w", f.Name, err)
+			}
+		}
+		return nil
+	}}
+	return obs.Readyz(all)
+}
+
+// ListenAndServe serves until ctx is cancelled, then stops accepting and
+// waits up to the drain timeout for requests in flight.
+func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("localdev: listening on %s: %w", s.cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+
+	var wg sync.WaitGroup
+	var shutdownErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-ctx.Done()
+		drainCtx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+		defer cancel()
+		shutdownErr = srv.Shutdown(drainCtx)
+	}()
+
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	err = srv.Serve(ln)
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, shutdownErr)
+}

@@ -1,0 +1,204 @@
+package localdev
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// startServer runs localdev on a free loopback port until the test ends and
+// returns its base URL and data directory.
+func startServer(t *testing.T) (baseURL, dataDir string) {
+	t.Helper()
+	dataDir = t.TempDir()
+	cfg := Config{Addr: "127.0.0.1:0", DataDir: dataDir, DrainTimeout: 5 * time.Second}
+	lookup := func(string) (string, bool) { return "", false }
+
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := New(ctx, cfg, lookup, discardLogger())
+	if err != nil {
+		cancel()
+		t.Fatalf("localdev.New: %v", err)
+	}
+
+	addrs := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- srv.ListenAndServe(ctx, func(addr string) { addrs <- addr }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ListenAndServe: %v", err)
+		}
+		srv.Close()
+	})
+
+	select {
+	case addr := <-addrs:
+		return "http://" + addr, dataDir
+	case err := <-done:
+		t.Fatalf("ListenAndServe: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("localdev did not start within 10s")
+	}
+	return "", ""
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func get(t *testing.T, url string, header map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: reading body: %v", url, err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	base, _ := startServer(t)
+
+	for _, path := range []string{"/healthz", "/readyz", "/api/zones/healthz", "/function/zones/readyz", "/metrics"} {
+		if r := get(t, base+path, nil); r.status != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", path, r.status)
+		}
+	}
+
+	get(t, base+"/api/zones/zones?kind=life", nil)
+	metrics := get(t, base+"/metrics", nil)
+	if !strings.Contains(string(metrics.body), `jt_http_requests_total{code="200",function="zones",method="GET"}`) {
+		t.Errorf("/metrics lacks the zones request counter")
+	}
+}
+
+func TestPlaceholderPages(t *testing.T) {
+	base, _ := startServer(t)
+
+	page := get(t, base+"/h5/jinjingzheng-apply", nil)
+	if page.status != http.StatusOK || !strings.Contains(string(page.body), "jinjingzheng-apply") {
+		t.Errorf("GET /h5/jinjingzheng-apply = %d, want 200 naming the service", page.status)
+	}
+	if r := get(t, base+"/h5/..%2Fetc", nil); r.status != http.StatusNotFound {
+		t.Errorf("GET /h5/..%%2Fetc = %d, want 404", r.status)
+	}
+	if r := get(t, base+"/static/banners/spring.svg", nil); r.status != http.StatusOK || r.header.Get("Content-Type") != "image/svg+xml" {
+		t.Errorf("GET /static/banners/spring.svg = %d %q, want 200 image/svg+xml", r.status, r.header.Get("Content-Type"))
+	}
+}
+
+func TestAPIAndFunctionPathsAgree(t *testing.T) {
+	base, _ := startServer(t)
+
+	api := get(t, base+"/api/zones/zones?kind=life&channel=wechat", nil)
+	internal := get(t, base+"/function/zones/zones?kind=life&channel=wechat", nil)
+	if api.status != http.StatusOK || internal.status != http.StatusOK {
+		t.Fatalf("statuses = %d and %d, want 200", api.status, internal.status)
+	}
+	if string(api.body) != string(internal.body) {
+		t.Errorf("/api and /function bodies differ")
+	}
+}
+
+func TestOperatorTokenWritten(t *testing.T) {
+	_, dataDir := startServer(t)
+
+	info, err := os.Stat(filepath.Join(dataDir, OperatorTokenFile))
+	if err != nil {
+		t.Fatalf("operator token file: %v", err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("operator token mode = %o, want 600", perm)
+	}
+}
+
+var curlLine = regexp.MustCompile(`curl -s (.*)'(http://127\.0\.0\.1:8080[^']*)'`)
+
+// TestReadmeExamples runs every curl example in README.md and
+// README.zh-CN.md against a fresh localdev and expects a 200 JSON answer,
+// so the first commands a newcomer types keep working.
+func TestReadmeExamples(t *testing.T) {
+	base, dataDir := startServer(t)
+	token, err := os.ReadFile(filepath.Join(dataDir, OperatorTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, readme := range []string{"../README.md", "../README.zh-CN.md"} {
+		examples := readmeCurls(t, readme)
+		if len(examples) < 8 {
+			t.Fatalf("%s has %d curl examples, want at least 8", readme, len(examples))
+		}
+		for _, ex := range examples {
+			header := map[string]string{}
+			if strings.Contains(ex.flags, "Accept-Language: en") {
+				header["Accept-Language"] = "en"
+			}
+			if strings.Contains(ex.flags, "Authorization: Bearer") {
+				header["Authorization"] = "Bearer " + strings.TrimSpace(string(token))
+			}
+			url := strings.Replace(ex.url, "http://127.0.0.1:8080", base, 1)
+			r := get(t, url, header)
+			if r.status != http.StatusOK {
+				t.Errorf("%s: GET %s = %d, want 200: %s", readme, ex.url, r.status, r.body)
+				continue
+			}
+			if !json.Valid(r.body) {
+				t.Errorf("%s: GET %s returned invalid JSON", readme, ex.url)
+			}
+		}
+	}
+}
+
+type curlExample struct{ flags, url string }
+
+func readmeCurls(t *testing.T, path string) []curlExample {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	var out []curlExample
+	var pending string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasSuffix(line, `\`) {
+			pending += strings.TrimSuffix(line, `\`) + " "
+			continue
+		}
+		line = pending + line
+		pending = ""
+		if m := curlLine.FindStringSubmatch(line); m != nil {
+			out = append(out, curlExample{flags: m[1], url: m[2]})
+		}
+	}
+	return out
+}
