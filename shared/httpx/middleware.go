@@ -35,8 +35,9 @@ func NewRequestID() string {
 }
 
 // RequestIDs keeps a well-formed incoming X-Request-Id (at most 64
-// characters of [A-Za-z0-9._-]) or generates one, stores it in the request
-// context and echoes it in the response.
+// characters of [A-Za-z0-9._=+-], which admits API Gateway's base64 ids)
+// or generates one, stores it in the request context and echoes it in the
+// response.
 func RequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
@@ -54,7 +55,7 @@ func validRequestID(id string) bool {
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '=' || c == '+'
 		if !ok {
 			return false
 		}

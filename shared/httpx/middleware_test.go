@@ -26,6 +26,7 @@ func TestRequestIDs_incomingHeader(t *testing.T) {
 	}{
 		{name: "valid id kept", incoming: "gw-2024.06_01-abc", keep: true},
 		{name: "64-character id kept", incoming: strings.Repeat("a", 64), keep: true},
+		{name: "API Gateway base64 id kept", incoming: "LV7fzho-PHcEJPw=", keep: true},
 		{name: "missing id generated", incoming: ""},
 		{name: "65-character id replaced", incoming: strings.Repeat("a", 65)},
 		{name: "100-character id replaced", incoming: strings.Repeat("b", 100)},

@@ -1,0 +1,210 @@
+// Package triggers runs a Jingtong function on the platform it is deployed
+// to. Every functions/<name>/cmd/<name>/main.go is one line:
+//
+//	func main() { triggers.Main(zones.New) }
+//
+// Main builds the function and wraps its handler with obs.Handler, which adds
+// request ids, logs, metrics, /healthz, /readyz and /metrics. It then serves
+// the function on the platform that Detect picks: a plain HTTP server (package
+// httpserver), AWS Lambda (package lambda) or Tencent SCF event functions
+// (package scf). With the argument "migrate", the binary runs the function's
+// migrations and exits.
+//
+// The process environment configures it:
+//
+//	JT_PLATFORM       http, lambda or scf; detected when unset (see Detect)
+//	JT_LOG_LEVEL      debug, info, warn or error; default info
+//	JT_DATA_DIR       writable directory for local files; default ./.data
+//	JT_DATABASE_URL   database DSN for store.Open; default a SQLite file
+//	                  named jingtong.db in JT_DATA_DIR
+//	JT_BASE_PATH      path prefix removed from Lambda and SCF request paths,
+//	                  such as /zones; default none
+//	JT_STRIP_STAGE    false keeps the /<stage> prefix of Lambda HTTP API
+//	                  paths; default true
+//	PORT, JT_HTTP_*   listen address and timeouts of the http platform (see
+//	                  httpserver.ConfigFromEnv)
+package triggers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/jingtong/backend/shared/fn"
+	"github.com/jingtong/backend/shared/obs"
+	"github.com/jingtong/backend/triggers/httpserver"
+	"github.com/jingtong/backend/triggers/lambda"
+	"github.com/jingtong/backend/triggers/scf"
+)
+
+// MigrateCommand is the argument that makes the binary run the function's
+// migrations and exit instead of serving.
+const MigrateCommand = "migrate"
+
+// Main runs the function that build constructs, with the process arguments
+// and environment. SIGTERM and SIGINT start a graceful shutdown. Main returns
+// when the function has stopped cleanly. On any error it logs the error and
+// exits with status 1.
+func Main(build fn.Builder) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	err := Run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, build)
+	stop()
+
+	if err != nil {
+		logger := obs.NewLogger(os.Stdout, slog.LevelInfo)
+		logger.Error("function stopped with an error", "err", err)
+		os.Exit(1)
+	}
+}
+
+// Run is Main without the process: it reads the environment through lookup,
+// logs JSON to stdout, and returns when ctx ends and the server has drained,
+// or after the migrate command. Serving on Lambda or SCF does not return,
+// because their runtimes own the process.
+func Run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout io.Writer, build fn.Builder) (err error) {
+	migrateOnly, err := parseArgs(args)
+	if err != nil {
+		return err
+	}
+
+	// Read every setting before building, so a bad value fails before the
+	// function opens its database.
+	logger, err := newLogger(lookup, stdout)
+	if err != nil {
+		return err
+	}
+	platform, err := Detect(lookup)
+	if err != nil {
+		return err
+	}
+	serve, err := newServer(platform, lookup)
+	if err != nil {
+		return err
+	}
+
+	env, db := newEnv(lookup, logger)
+	f, err := build(ctx, env)
+	if err != nil {
+		return errors.Join(fmt.Errorf("triggers: building function: %w", err), db.Close())
+	}
+	if f == nil {
+		return errors.Join(errors.New("triggers: builder returned a nil function"), db.Close())
+	}
+	release := sync.OnceValue(func() error { return errors.Join(closeFunction(f), db.Close()) })
+	defer func() { err = errors.Join(err, release()) }()
+
+	functionLogger := logger.With("function", f.Name)
+	if migrateOnly {
+		return migrate(ctx, f, functionLogger)
+	}
+	if f.Handler == nil {
+		return fmt.Errorf("triggers: function %q has no HTTP handler", f.Name)
+	}
+
+	functionLogger.Info("function starting", "platform", string(platform))
+	onShutdown := func() {
+		if err := release(); err != nil {
+			functionLogger.Error("closing function failed", "err", err)
+		}
+	}
+	// obs.Handler adds the function name to the logger itself.
+	return serve(ctx, obs.Handler(f, logger), functionLogger, onShutdown)
+}
+
+// parseArgs reports whether args ask for the migrate command.
+func parseArgs(args []string) (migrateOnly bool, err error) {
+	switch {
+	case len(args) == 0:
+		return false, nil
+	case len(args) == 1 && args[0] == MigrateCommand:
+		return true, nil
+	}
+	return false, fmt.Errorf("triggers: unknown arguments %q: run without arguments to serve, or with %q", args, MigrateCommand)
+}
+
+func migrate(ctx context.Context, f *fn.Function, logger *slog.Logger) error {
+	if f.Migrate == nil {
+		logger.Info("function has no migrations")
+		return nil
+	}
+
+	logger.Info("migrating")
+	if err := f.Migrate(ctx); err != nil {
+		return fmt.Errorf("triggers: migrating function %q: %w", f.Name, err)
+	}
+	logger.Info("migrated")
+	return nil
+}
+
+func closeFunction(f *fn.Function) error {
+	if f.Close == nil {
+		return nil
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("triggers: closing function %q: %w", f.Name, err)
+	}
+	return nil
+}
+
+// serveFunc serves h until ctx ends, logging to logger. onShutdown releases
+// the function on platforms whose runtime never lets serveFunc return.
+type serveFunc func(ctx context.Context, h http.Handler, logger *slog.Logger, onShutdown func()) error
+
+// newServer reads the platform's settings through lookup and returns the
+// function that serves on it.
+func newServer(platform Platform, lookup func(string) (string, bool)) (serveFunc, error) {
+	basePath, _ := lookup("JT_BASE_PATH")
+
+	switch platform {
+	case PlatformLambda:
+		stripStage, err := boolEnv(lookup, "JT_STRIP_STAGE", true)
+		if err != nil {
+			return nil, err
+		}
+		cfg := lambda.Config{BasePath: basePath, KeepStage: !stripStage}
+		return func(ctx context.Context, h http.Handler, logger *slog.Logger, onShutdown func()) error {
+			cfg.Logger = logger
+			lambda.Start(ctx, lambda.New(h, cfg), onShutdown)
+			return errors.New("triggers: the Lambda runtime returned")
+		}, nil
+
+	case PlatformSCF:
+		// TODO: route SCF timer events to the function's jobs through
+		// scf.Config.OnTimer. Until then they fail with scf.ErrTimerNotHandled.
+		cfg := scf.Config{BasePath: basePath}
+		return func(_ context.Context, h http.Handler, logger *slog.Logger, _ func()) error {
+			cfg.Logger = logger
+			scf.Start(scf.New(h, cfg))
+			return errors.New("triggers: the SCF runtime returned")
+		}, nil
+	}
+
+	cfg, err := httpserver.ConfigFromEnv(lookup)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, h http.Handler, logger *slog.Logger, _ func()) error {
+		cfg.Logger = logger
+		return httpserver.ListenAndServe(ctx, h, cfg)
+	}, nil
+}
+
+func boolEnv(lookup func(string) (string, bool), key string, def bool) (bool, error) {
+	v, ok := lookup(key)
+	if !ok || v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("triggers: invalid %s %q: want true or false", key, v)
+	}
+	return b, nil
+}
