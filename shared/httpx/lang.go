@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"net/http"
+	"strings"
 
 	"golang.org/x/text/language"
 )
@@ -13,11 +14,13 @@ var langMatcher = language.NewMatcher([]language.Tag{language.SimplifiedChinese,
 // ?lang=zh query parameter takes precedence, for links opened in web views
 // that cannot set headers.
 func Lang(r *http.Request) string {
-	switch r.URL.Query().Get("lang") {
-	case "en":
-		return "en"
-	case "zh":
-		return "zh"
+	if strings.Contains(r.URL.RawQuery, "lang=") {
+		switch r.URL.Query().Get("lang") {
+		case "en":
+			return "en"
+		case "zh":
+			return "zh"
+		}
 	}
 
 	accept := r.Header.Get("Accept-Language")

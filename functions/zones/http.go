@@ -1,0 +1,305 @@
+package zones
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jingtong/backend/shared/auth"
+	"github.com/jingtong/backend/shared/httpx"
+)
+
+// Pagination limits for list endpoints.
+const (
+	defaultPageSize = 20
+	maxPageSize     = 100
+	maxPageNumber   = 10000
+)
+
+// server contains the dependencies that the handlers share. Handlers are
+// its methods.
+type server struct {
+	cfg    Config
+	store  *Store
+	cache  *pageCache
+	logger *slog.Logger
+	now    func() time.Time
+	mux    *http.ServeMux
+	// patterns lists the registered route patterns, for the test that
+	// compares them with openapi.json.
+	patterns []string
+}
+
+// handler returns the function's HTTP handler: request ids, panic recovery,
+// operator authentication and the routes.
+func (s *server) handler(verifier *auth.TokenVerifier) http.Handler {
+	s.mux = http.NewServeMux()
+	s.routes()
+	var h http.Handler = s.mux
+	h = verifier.Middleware(h)
+	h = httpx.Recover(s.logger)(h)
+	h = httpx.RequestIDs(h)
+	return h
+}
+
+// routes registers every route. Paths are relative to the function root.
+func (s *server) routes() {
+	s.handleFunc("GET /openapi.json", s.handleOpenAPI)
+	s.handleFunc("GET /zones", s.handleListZones)
+	s.handleFunc("GET /zones/{id}", s.handleGetZone)
+	s.handleFunc("GET /zones/{id}/services", s.handleZoneServices)
+	s.handleFunc("GET /zones/{id}/page", s.handlePage)
+	s.handleFunc("GET /services/search", s.handleSearch)
+	s.handleFunc("GET /services/{id}", s.handleGetService)
+	s.handleFunc("GET /items", s.handleListItems)
+	s.handleFunc("GET /items/{id}", s.handleGetItem)
+
+	s.adminZoneRoutes()
+	s.adminServiceRoutes()
+	s.adminItemRoutes()
+	s.adminTemplateRoutes()
+	s.adminPageRoutes()
+	s.handle("GET /admin/oplog", s.operator(s.handleListOps))
+	s.handle("POST /admin/search/refresh", s.operator(s.handleRefreshSearch))
+
+	s.mux.HandleFunc("/", s.handleUnmatched)
+}
+
+func (s *server) handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.patterns = append(s.patterns, pattern)
+}
+
+func (s *server) handleFunc(pattern string, h http.HandlerFunc) {
+	s.handle(pattern, h)
+}
+
+// probeMethods are the methods tried to tell an unknown path from a known
+// path requested with the wrong method.
+var probeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete}
+
+// handleUnmatched handles requests that no route matched. It returns 405
+// with an Allow header when the path exists for other methods, else 404.
+func (s *server) handleUnmatched(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, method := range probeMethods {
+		probe := &http.Request{Method: method, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allowed = append(allowed, method)
+			if method == http.MethodGet {
+				allowed = append(allowed, http.MethodHead)
+			}
+		}
+	}
+	if len(allowed) == 0 {
+		httpx.WriteError(w, r, s.logger, httpx.E(httpx.CodeNotFound))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	httpx.WriteError(w, r, s.logger, httpx.E(httpx.CodeMethodNotAllowed, r.Method))
+}
+
+// operator wraps an admin handler: anonymous callers get 401, identified
+// callers without the operator role get 403.
+func (s *server) operator(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := auth.FromContext(r.Context())
+		if id == nil {
+			httpx.WriteError(w, r, s.logger, httpx.E(httpx.CodeUnauthorized))
+			return
+		}
+		if !id.Has(auth.RoleOperator) {
+			httpx.WriteError(w, r, s.logger, httpx.E(httpx.CodeForbidden))
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		next(w, r)
+	})
+}
+
+// actor returns the subject recorded in the operation log for r.
+func actor(r *http.Request) string {
+	if id := auth.FromContext(r.Context()); id != nil {
+		return id.Subject
+	}
+	return "anonymous"
+}
+
+// listResponse is the envelope of every list response.
+type listResponse[T any] struct {
+	Data     []T    `json:"data"`
+	Page     int    `json:"page"`
+	PageSize int    `json:"page_size"`
+	Total    int    `json:"total"`
+	Lang     string `json:"lang,omitempty"`
+}
+
+func newList[T any](data []T, p Paging, total int) listResponse[T] {
+	if data == nil {
+		data = []T{}
+	}
+	return listResponse[T]{Data: data, Page: p.Number, PageSize: p.Size, Total: total}
+}
+
+// query reads and checks query parameters, collecting every problem.
+type query struct {
+	values url.Values
+	c      checker
+}
+
+func newQuery(r *http.Request) *query {
+	return &query{values: r.URL.Query()}
+}
+
+// paging reads page and page_size.
+func (q *query) paging() Paging {
+	return Paging{
+		Number: q.intParam("page", 1, 1, maxPageNumber),
+		Size:   q.intParam("page_size", defaultPageSize, 1, maxPageSize),
+	}
+}
+
+func (q *query) intParam(name string, def, lo, hi int) int {
+	v := q.values.Get(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		q.c.add(name, "out_of_range",
+			"须为 "+strconv.Itoa(lo)+" 到 "+strconv.Itoa(hi)+" 之间的整数",
+			"must be an integer from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
+		return def
+	}
+	return n
+}
+
+// enum reads an optional parameter that must be one of allowed.
+func (q *query) enum(name string, allowed []string) string {
+	v := q.values.Get(name)
+	if v != "" {
+		q.c.enum(name, v, allowed)
+	}
+	return v
+}
+
+func (q *query) channel() Channel {
+	return Channel(q.enum("channel", channelNames()))
+}
+
+// slug reads an optional id parameter.
+func (q *query) slug(name string) string {
+	v := q.values.Get(name)
+	if v != "" {
+		q.c.slug(name, v)
+	}
+	return v
+}
+
+// int64Param reads a required positive integer parameter.
+func (q *query) int64Param(name string) int64 {
+	v := q.values.Get(name)
+	if v == "" {
+		q.c.required(name)
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		q.c.add(name, "invalid_format", "须为正整数", "must be a positive integer")
+	}
+	return n
+}
+
+func (q *query) err() error { return q.c.err() }
+
+// writeCacheable writes v as JSON with a strong ETag and a public
+// Cache-Control of at most maxPageMaxAge seconds. It returns 304 without a
+// body when the request's If-None-Match names the ETag.
+func (s *server) writeCacheable(w http.ResponseWriter, r *http.Request, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	body = append(body, '\n')
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+
+	h := w.Header()
+	h.Set("ETag", etag)
+	h.Set("Vary", "Accept-Language")
+	h["Cache-Control"] = cacheControlValues[min(int(s.cfg.CacheTTL/time.Second), maxPageMaxAge)]
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// etagMatches reports whether an If-None-Match header names etag. It uses
+// the weak comparison that RFC 7232 section 3.2 requires for this header.
+func etagMatches(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	if header == etag {
+		return true
+	}
+	for header != "" {
+		var candidate string
+		candidate, header, _ = strings.Cut(header, ",")
+		candidate = strings.TrimSpace(candidate)
+		if candidate == "*" || strings.TrimPrefix(candidate, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// decode reads a JSON request body into v within the configured limit.
+func (s *server) decode(r *http.Request, v any) error {
+	return httpx.DecodeJSON(r, v, s.cfg.MaxBody)
+}
+
+// versionBody is the body of publish and unpublish requests.
+type versionBody struct {
+	Version int64 `json:"version"`
+}
+
+// readVersion decodes a versionBody and checks that version is positive.
+func (s *server) readVersion(r *http.Request) (int64, error) {
+	var body versionBody
+	if err := s.decode(r, &body); err != nil {
+		return 0, err
+	}
+	if body.Version < 1 {
+		var c checker
+		c.add("/version", "required", "须填写读取时的版本号（正整数）", "must be the version you read, a positive integer")
+		return 0, c.err()
+	}
+	return body.Version, nil
+}
+
+// checkPathID returns INVALID_REQUEST when a body id disagrees with the
+// path id. An empty body id takes the path id.
+func checkPathID(pathID string, bodyID *string) error {
+	if *bodyID == "" {
+		*bodyID = pathID
+		return nil
+	}
+	if *bodyID != pathID {
+		var c checker
+		c.add("/id", "mismatch", "与路径中的编号不一致", "does not match the id in the path")
+		return c.err()
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+package zones
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/jingtong/backend/shared/store"
+)
+
+// migrations are the zones schema changes in order. Applied migrations must
+// never change: add a new one instead.
+//
+// The DDL uses only types and clauses that both SQLite and PostgreSQL (and
+// the PostgreSQL-compatible domestic databases) accept. JSON values are
+// TEXT, timestamps are TIMESTAMP holding UTC, and every table name starts
+// with "zone" because functions may share one database.
+var migrations = []store.Migration{
+	{Name: "0001_create_catalogue", Up: execAll(
+		`CREATE TABLE zones (
+			id VARCHAR(63) PRIMARY KEY,
+			kind VARCHAR(32) NOT NULL,
+			status VARCHAR(16) NOT NULL,
+			sort_order INTEGER NOT NULL,
+			name TEXT NOT NULL,
+			description TEXT NOT NULL,
+			icon TEXT NOT NULL,
+			category TEXT NOT NULL,
+			owner TEXT NOT NULL,
+			channels TEXT NOT NULL,
+			version BIGINT NOT NULL,
+			created_at TIMESTAMP NOT NULL,
+			updated_at TIMESTAMP NOT NULL
+		)`,
+		`CREATE INDEX zones_status_order_idx ON zones (status, sort_order)`,
+
+		`CREATE TABLE zone_services (
+			id VARCHAR(63) PRIMARY KEY,
+			type VARCHAR(8) NOT NULL,
+			status VARCHAR(16) NOT NULL,
+			name TEXT NOT NULL,
+			summary TEXT NOT NULL,
+			icon TEXT NOT NULL,
+			badge VARCHAR(8) NOT NULL,
+			url TEXT NOT NULL,
+			endpoint TEXT NOT NULL,
+			channels TEXT NOT NULL,
+			login_required BOOLEAN NOT NULL,
+			licences TEXT NOT NULL,
+			prefill TEXT NOT NULL,
+			keywords TEXT NOT NULL,
+			version BIGINT NOT NULL,
+			created_at TIMESTAMP NOT NULL,
+			updated_at TIMESTAMP NOT NULL
+		)`,
+
+		`CREATE TABLE zone_service_links (
+			zone_id VARCHAR(63) NOT NULL REFERENCES zones (id) ON DELETE CASCADE,
+			service_id VARCHAR(63) NOT NULL REFERENCES zone_services (id) ON DELETE CASCADE,
+			position INTEGER NOT NULL,
+			PRIMARY KEY (zone_id, service_id)
+		)`,
+		`CREATE INDEX zone_service_links_service_idx ON zone_service_links (service_id)`,
+
+		`CREATE TABLE zone_items (
+			id VARCHAR(63) PRIMARY KEY,
+			zone_id VARCHAR(63) NOT NULL REFERENCES zones (id),
+			status VARCHAR(16) NOT NULL,
+			name TEXT NOT NULL,
+			summary TEXT NOT NULL,
+			department TEXT NOT NULL,
+			guide TEXT NOT NULL,
+			version BIGINT NOT NULL,
+			created_at TIMESTAMP NOT NULL,
+			updated_at TIMESTAMP NOT NULL
+		)`,
+		`CREATE INDEX zone_items_zone_idx ON zone_items (zone_id, status)`,
+
+		`CREATE TABLE zone_item_services (
+			item_id VARCHAR(63) NOT NULL REFERENCES zone_items (id) ON DELETE CASCADE,
+			service_id VARCHAR(63) NOT NULL REFERENCES zone_services (id),
+			position INTEGER NOT NULL,
+			PRIMARY KEY (item_id, service_id)
+		)`,
+		`CREATE INDEX zone_item_services_service_idx ON zone_item_services (service_id)`,
+
+		`CREATE TABLE zone_templates (
+			id VARCHAR(63) PRIMARY KEY,
+			theme VARCHAR(63) NOT NULL,
+			status VARCHAR(16) NOT NULL,
+			name TEXT NOT NULL,
+			start_at TIMESTAMP NULL,
+			end_at TIMESTAMP NULL,
+			body TEXT NOT NULL,
+			version BIGINT NOT NULL,
+			created_at TIMESTAMP NOT NULL,
+			updated_at TIMESTAMP NOT NULL
+		)`,
+
+		`CREATE TABLE zone_pages (
+			zone_id VARCHAR(63) PRIMARY KEY REFERENCES zones (id) ON DELETE CASCADE,
+			document TEXT NOT NULL,
+			version BIGINT NOT NULL,
+			updated_at TIMESTAMP NOT NULL,
+			updated_by TEXT NOT NULL
+		)`,
+
+		`CREATE TABLE zone_page_versions (
+			zone_id VARCHAR(63) NOT NULL REFERENCES zones (id) ON DELETE CASCADE,
+			version BIGINT NOT NULL,
+			document TEXT NOT NULL,
+			source_version BIGINT NOT NULL,
+			published_at TIMESTAMP NOT NULL,
+			published_by TEXT NOT NULL,
+			PRIMARY KEY (zone_id, version)
+		)`,
+
+		`CREATE TABLE zone_oplog (
+			id VARCHAR(36) PRIMARY KEY,
+			actor TEXT NOT NULL,
+			at TIMESTAMP NOT NULL,
+			action VARCHAR(32) NOT NULL,
+			entity_type VARCHAR(32) NOT NULL,
+			entity_id VARCHAR(63) NOT NULL,
+			before_json TEXT NULL,
+			after_json TEXT NULL
+		)`,
+		`CREATE INDEX zone_oplog_entity_idx ON zone_oplog (entity_type, entity_id, at)`,
+		`CREATE INDEX zone_oplog_at_idx ON zone_oplog (at)`,
+
+		`CREATE TABLE zone_service_search (
+			service_id VARCHAR(63) PRIMARY KEY REFERENCES zone_services (id) ON DELETE CASCADE,
+			name TEXT NOT NULL,
+			name_en TEXT NOT NULL,
+			name_pinyin TEXT NOT NULL,
+			name_initials TEXT NOT NULL,
+			terms TEXT NOT NULL,
+			pinyin TEXT NOT NULL,
+			initials TEXT NOT NULL,
+			updated_at TIMESTAMP NOT NULL
+		)`,
+	)},
+}
+
+// Migrate brings the zones schema in db to the newest version.
+func Migrate(ctx context.Context, db *bun.DB) error {
+	return store.Migrate(ctx, db, "zones", migrations)
+}
+
+func execAll(statements ...string) func(ctx context.Context, tx bun.Tx) error {
+	return func(ctx context.Context, tx bun.Tx) error {
+		for i, stmt := range statements {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("statement %d: %w", i+1, err)
+			}
+		}
+		return nil
+	}
+}

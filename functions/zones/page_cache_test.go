@@ -1,0 +1,104 @@
+package zones
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jingtong/backend/shared/store/storetest"
+)
+
+func TestPageCacheGeneration(t *testing.T) {
+	c := newPageCache(time.Minute)
+	key := cacheKey{zone: "z1", channel: ChannelWeChat, lang: "zh"}
+	now := startTime
+
+	gen := c.currentGeneration()
+	c.invalidate() // a write commits while the rendering runs
+	c.put(key, gen, newCachedPage([]byte("stale"), now.Add(time.Minute)))
+	if _, ok := c.get(key, now); ok {
+		t.Fatal("an entry rendered before a write was stored after it")
+	}
+
+	c.put(key, c.currentGeneration(), newCachedPage([]byte("fresh"), now.Add(time.Minute)))
+	e, ok := c.get(key, now)
+	if !ok || string(e.body) != "fresh" {
+		t.Fatalf("get = %v, %v; want the fresh entry", e, ok)
+	}
+	if _, ok := c.get(key, now.Add(time.Minute)); ok {
+		t.Fatal("an entry is served at its expiry time")
+	}
+}
+
+func TestPageCacheExpiryAndMaxAge(t *testing.T) {
+	c := newPageCache(10 * time.Second)
+	boundary := startTime.Add(3 * time.Second)
+	if got := c.expiry(startTime, &boundary); !got.Equal(boundary) {
+		t.Fatalf("expiry = %v, want the template boundary %v", got, boundary)
+	}
+	later := startTime.Add(time.Hour)
+	if got := c.expiry(startTime, &later); !got.Equal(startTime.Add(10 * time.Second)) {
+		t.Fatalf("expiry = %v, want now + TTL", got)
+	}
+	for _, tt := range []struct {
+		left time.Duration
+		want int
+	}{{-time.Second, 0}, {0, 0}, {1500 * time.Millisecond, 1}, {time.Hour, maxPageMaxAge}} {
+		if got := maxAge(startTime, startTime.Add(tt.left)); got != tt.want {
+			t.Errorf("maxAge with %v left = %d, want %d", tt.left, got, tt.want)
+		}
+	}
+}
+
+// TestPageCacheConcurrentWrites publishes new versions while readers hit
+// the page; once the writes stop, every reader must see the last version.
+func TestPageCacheConcurrentWrites(t *testing.T) {
+	e := newSeededEnv(t, storetest.OpenSQLite(t), withVar("JT_ZONES_CACHE_TTL", "1h"))
+	ctx := context.Background()
+	path := "/zones/life-marriage/page?channel=wechat"
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if w := e.get(path); w.Code != http.StatusOK {
+					t.Errorf("status %d", w.Code)
+					return
+				}
+			}
+		}()
+	}
+
+	draftVersion := int64(1)
+	for i := range 20 {
+		doc := fmt.Sprintf(`{"schema_version":1,"title":{"zh":"第%d版"},"body":{"type":"page","id":"root"}}`, i)
+		d, err := e.srv.store.SavePageDraft(ctx, "alice", "life-marriage", json.RawMessage(doc), draftVersion)
+		if err != nil {
+			t.Fatalf("save %d: %v", i, err)
+		}
+		draftVersion = d.Version
+		if _, err := e.srv.store.PublishPage(ctx, "alice", "life-marriage", d.Version); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+
+	var p renderedBody
+	decodeBody(t, e.get(path), &p)
+	if p.Title != "第19版" || p.Version != 21 {
+		t.Fatalf("page after the writes = %q version %d, want 第19版 version 21", p.Title, p.Version)
+	}
+}

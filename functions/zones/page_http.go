@@ -1,0 +1,303 @@
+package zones
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jingtong/backend/functions/zones/page"
+	"github.com/jingtong/backend/shared/httpx"
+)
+
+func (s *server) adminPageRoutes() {
+	s.handle("GET /admin/zones/{id}/page", s.operator(s.handleGetDraft))
+	s.handle("PUT /admin/zones/{id}/page", s.operator(s.handleSaveDraft))
+	s.handle("GET /admin/zones/{id}/page/preview", s.operator(s.handlePreview))
+	s.handle("POST /admin/zones/{id}/page/publish", s.operator(s.handlePublishPage))
+	s.handle("GET /admin/zones/{id}/page/versions", s.operator(s.handleListPageVersions))
+	s.handle("GET /admin/zones/{id}/page/versions/{version}", s.operator(s.handleGetPageVersion))
+	s.handle("POST /admin/zones/{id}/page/rollback", s.operator(s.handleRollbackPage))
+}
+
+// Response headers shared by every page response. Handlers assign these
+// slices to the header map directly, so a cache hit allocates no header
+// values. Nothing may modify them.
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	varyLanguage    = []string{"Accept-Language"}
+)
+
+// renderedPage is the body of GET /zones/{id}/page and of the preview.
+type renderedPage struct {
+	ZoneID  string `json:"zone_id"`
+	Version int64  `json:"version"`
+	*page.Rendered
+}
+
+// handlePage serves the live page of a published zone rendered for one
+// channel and language. It is the hottest route, so a cache hit reads no
+// database, encodes nothing and allocates no header values of its own
+// (BenchmarkPageCached measures it).
+func (s *server) handlePage(w http.ResponseWriter, r *http.Request) {
+	ch, err := pageChannel(r)
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	key := cacheKey{zone: r.PathValue("id"), channel: ch, lang: requestLang(r)}
+	now := s.now()
+
+	e, ok := s.cache.get(key, now)
+	if !ok {
+		e, err = s.renderLive(r.Context(), key, now)
+		if err != nil {
+			httpx.WriteError(w, r, s.logger, err)
+			return
+		}
+	}
+
+	h := w.Header()
+	h["Etag"] = e.etagHeader
+	h["Vary"] = varyLanguage
+	h["Cache-Control"] = cacheControlValues[maxAge(now, e.expires)]
+	if etagMatches(r.Header.Get("If-None-Match"), e.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = e.lengthHeader
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(e.body)
+}
+
+// renderLive renders and caches the live page for key. Concurrent misses
+// of one key share one rendering, which runs on a context that the first
+// caller's cancellation does not end.
+//
+// NOTE: errors are not cached, so every request for an unknown zone or an
+// unpublished page reads the database.
+func (s *server) renderLive(ctx context.Context, key cacheKey, now time.Time) (*cachedPage, error) {
+	if !slugPattern.MatchString(key.zone) {
+		return nil, httpx.E(CodeZoneNotFound, key.zone)
+	}
+	ctx = context.WithoutCancel(ctx)
+	flightKey := key.zone + "/" + string(key.channel) + "/" + key.lang
+
+	v, err, _ := s.cache.renders.Do(flightKey, func() (any, error) {
+		gen := s.cache.currentGeneration()
+		z, err := s.store.GetZone(ctx, key.zone, true)
+		if err != nil {
+			return nil, err
+		}
+		if !availableOn(z.Channels, key.channel) {
+			return nil, httpx.E(CodeZoneNotFound, key.zone)
+		}
+		live, err := s.store.LivePage(ctx, key.zone)
+		if err != nil {
+			return nil, err
+		}
+		rendered, err := s.store.renderPage(ctx, live.Document, key.channel, key.lang, now)
+		if err != nil {
+			return nil, err
+		}
+		body, err := encodePage(renderedPage{ZoneID: key.zone, Version: live.Version, Rendered: rendered})
+		if err != nil {
+			return nil, err
+		}
+
+		e := newCachedPage(body, s.cache.expiry(now, rendered.ValidUntil))
+		s.cache.put(key, gen, e)
+		return e, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*cachedPage), nil
+}
+
+func encodePage(p renderedPage) ([]byte, error) {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode rendered page: %w", err)
+	}
+	return append(body, '\n'), nil
+}
+
+// pageChannel reads the required channel parameter. It scans the raw query
+// itself, because url.Values costs a map per request on the hottest route.
+// Queries with escapes go through the standard parser.
+func pageChannel(r *http.Request) (Channel, error) {
+	raw := r.URL.RawQuery
+	var v string
+	if strings.ContainsAny(raw, "%+;") {
+		v = r.URL.Query().Get("channel")
+	} else {
+		v = rawQueryValue(raw, "channel")
+	}
+
+	ch := Channel(v)
+	if validChannel(ch) {
+		return ch, nil
+	}
+	var c checker
+	c.enum("channel", v, channelNames())
+	return "", c.err()
+}
+
+// rawQueryValue returns the first value of key in a query without escapes.
+func rawQueryValue(raw, key string) string {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// requestLang returns httpx.Lang(r) without parsing the query when it has
+// no lang parameter and Accept-Language is absent or one of the common
+// single values, which is what mini-programs send.
+func requestLang(r *http.Request) string {
+	if !strings.Contains(r.URL.RawQuery, "lang") {
+		switch r.Header.Get("Accept-Language") {
+		case "", "zh", "zh-CN", "zh-Hans", "zh-Hans-CN":
+			return page.LangZH
+		case "en", "en-US", "en-GB":
+			return page.LangEN
+		}
+	}
+	return httpx.Lang(r)
+}
+
+func (s *server) handleGetDraft(w http.ResponseWriter, r *http.Request) {
+	d, err := s.store.GetPageDraft(r.Context(), r.PathValue("id"))
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, d)
+}
+
+// draftBody is the body of PUT /admin/zones/{id}/page. Version is the draft
+// version read, 0 for the first save.
+type draftBody struct {
+	Version  int64           `json:"version"`
+	Document json.RawMessage `json:"document"`
+}
+
+func (s *server) handleSaveDraft(w http.ResponseWriter, r *http.Request) {
+	var body draftBody
+	if err := s.decode(r, &body); err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	if len(body.Document) == 0 {
+		var c checker
+		c.required("/document")
+		httpx.WriteError(w, r, s.logger, c.err())
+		return
+	}
+	doc, err := parsePage("/document", body.Document)
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	if err := s.store.checkPageTemplates(r.Context(), "/document", doc); err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+
+	d, err := s.store.SavePageDraft(r.Context(), actor(r), r.PathValue("id"), body.Document, body.Version)
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, d)
+}
+
+// handlePreview renders the draft for one channel and language with the
+// published services, items and templates it binds. Previews are never
+// cached.
+func (s *server) handlePreview(w http.ResponseWriter, r *http.Request) {
+	ch, err := pageChannel(r)
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	d, err := s.store.GetPageDraft(r.Context(), r.PathValue("id"))
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	rendered, err := s.store.renderPage(r.Context(), d.Document, ch, requestLang(r), s.now())
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, renderedPage{ZoneID: d.ZoneID, Version: d.Version, Rendered: rendered})
+}
+
+func (s *server) handlePublishPage(w http.ResponseWriter, r *http.Request) {
+	version, err := s.readVersion(r)
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	v, err := s.store.PublishPage(r.Context(), actor(r), r.PathValue("id"), version)
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, v)
+}
+
+func (s *server) handleRollbackPage(w http.ResponseWriter, r *http.Request) {
+	version, err := s.readVersion(r)
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	v, err := s.store.RollbackPage(r.Context(), actor(r), r.PathValue("id"), version)
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, v)
+}
+
+func (s *server) handleListPageVersions(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r)
+	p := q.paging()
+	if err := q.err(); err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	list, total, err := s.store.ListPageVersions(r.Context(), r.PathValue("id"), p)
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, newList(list, p, total))
+}
+
+func (s *server) handleGetPageVersion(w http.ResponseWriter, r *http.Request) {
+	zoneID := r.PathValue("id")
+	version, err := strconv.ParseInt(r.PathValue("version"), 10, 64)
+	if err != nil || version < 1 {
+		httpx.WriteError(w, r, s.logger, httpx.E(CodePageVersionNotFound, zoneID, 0))
+		return
+	}
+	v, err := s.store.GetPageVersion(r.Context(), zoneID, version)
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, v)
+}
