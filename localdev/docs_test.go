@@ -74,7 +74,7 @@ func escapeCell(s string) string {
 	return strings.ReplaceAll(s, "|", `\|`)
 }
 
-func newTestServer(t *testing.T) *Server {
+func newTestServer(t testing.TB) *Server {
 	t.Helper()
 	cfg := Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DrainTimeout: DefaultDrainTimeout}
 	lookup := func(string) (string, bool) { return "", false }

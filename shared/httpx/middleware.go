@@ -3,11 +3,13 @@ package httpx
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 )
 
 type requestIDKey struct{}
@@ -27,11 +29,29 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestIDKey{}, id)
 }
 
-// NewRequestID returns 16 random bytes in hex.
+// requestIDPrefix is 8 random bytes chosen once per process, so ids from
+// different replicas never collide; a counter makes each id in the process
+// unique without reading the random source on every request.
+var (
+	requestIDPrefix = func() [16]byte {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		var out [16]byte
+		hex.Encode(out[:], b[:])
+		return out
+	}()
+	requestIDCounter atomic.Uint64
+)
+
+// NewRequestID returns a 32-character hex id: the process prefix followed by
+// a per-process sequence number.
 func NewRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var buf [32]byte
+	copy(buf[:16], requestIDPrefix[:])
+	var seq [8]byte
+	binary.BigEndian.PutUint64(seq[:], requestIDCounter.Add(1))
+	hex.Encode(buf[16:], seq[:])
+	return string(buf[:])
 }
 
 // RequestIDs keeps a well-formed incoming X-Request-Id (at most 64
@@ -40,6 +60,12 @@ func NewRequestID() string {
 // response.
 func RequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A host that already assigned the id (obs wraps every function)
+		// makes an inner RequestIDs a no-op.
+		if RequestID(r.Context()) != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
 		id := r.Header.Get(RequestIDHeader)
 		if !validRequestID(id) {
 			id = NewRequestID()

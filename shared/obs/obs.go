@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -149,12 +150,47 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// instrumentedMethods get pre-resolved metric children; other methods are
+// counted as OTHER so clients cannot grow the label set.
+var instrumentedMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"}
+
+// requestCounters caches the request counter of each method and status code
+// so the hot path skips label hashing and number formatting.
+type requestCounters struct {
+	vec      *prometheus.CounterVec
+	function string
+	byCode   [8][600]atomic.Pointer[prometheus.Counter]
+}
+
+func (c *requestCounters) get(method int, code int) prometheus.Counter {
+	if code < 100 || code >= 600 {
+		return c.vec.WithLabelValues(c.function, instrumentedMethods[method], strconv.Itoa(code))
+	}
+	slot := &c.byCode[method][code]
+	if p := slot.Load(); p != nil {
+		return *p
+	}
+	counter := c.vec.WithLabelValues(c.function, instrumentedMethods[method], strconv.Itoa(code))
+	slot.Store(&counter)
+	return counter
+}
+
+func methodIndex(method string) int {
+	for i, m := range instrumentedMethods[:len(instrumentedMethods)-1] {
+		if m == method {
+			return i
+		}
+	}
+	return len(instrumentedMethods) - 1
+}
+
 func instrument(next http.Handler, name string, logger *slog.Logger, m *Metrics) http.Handler {
 	errs := m.errors.WithLabelValues(name)
-	durations := map[string]prometheus.Observer{}
-	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
-		durations[method] = m.duration.WithLabelValues(name, method)
+	durations := make([]prometheus.Observer, len(instrumentedMethods))
+	for i, method := range instrumentedMethods {
+		durations[i] = m.duration.WithLabelValues(name, method)
 	}
+	requests := &requestCounters{vec: m.requests, function: name}
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -165,14 +201,9 @@ func instrument(next http.Handler, name string, logger *slog.Logger, m *Metrics)
 		}
 		elapsed := time.Since(start)
 
-		method := r.Method
-		obs, ok := durations[method]
-		if !ok {
-			method = "OTHER"
-			obs = m.duration.WithLabelValues(name, method)
-		}
-		obs.Observe(elapsed.Seconds())
-		m.requests.WithLabelValues(name, method, strconv.Itoa(rec.status)).Inc()
+		method := methodIndex(r.Method)
+		durations[method].Observe(elapsed.Seconds())
+		requests.get(method, rec.status).Inc()
 		if rec.status >= 500 {
 			errs.Inc()
 		}
