@@ -15,7 +15,9 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 dev: ## run every function in localdev on $(JT_ADDR) with data under $(JT_DATA_DIR)
-	$(GO) run ./localdev/cmd/localdev
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/localdev ./localdev/cmd/localdev
+	exec ./$(BIN)/localdev
 
 test: ## run all tests with the race detector (set JT_TEST_*_URL for the real-service runs)
 	$(GO) test -race -count=1 ./...

@@ -7,8 +7,6 @@ import (
 	"net"
 	"path/filepath"
 	"time"
-
-	"github.com/jingtong/backend/shared/obs"
 )
 
 // Defaults of the localdev configuration.
@@ -30,6 +28,10 @@ type Config struct {
 	DatabaseURL string
 	// LogLevel is debug, info, warn or error (JT_LOG_LEVEL, default info).
 	LogLevel slog.Level
+	// OperatorTokenFile holds the development operator token
+	// (JT_OPERATOR_TOKEN_FILE, default DataDir/operator-token). localdev
+	// creates it with a new random token when it does not exist.
+	OperatorTokenFile string
 	// DrainTimeout bounds graceful shutdown (JT_DRAIN_TIMEOUT, default 10s).
 	DrainTimeout time.Duration
 }
@@ -48,10 +50,13 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		Addr:        get("JT_ADDR", DefaultAddr),
 		DataDir:     get("JT_DATA_DIR", DefaultDataDir),
 		DatabaseURL: get("JT_DATABASE_URL", ""),
-		LogLevel:    obs.ParseLevel(get("JT_LOG_LEVEL", "info")),
 	}
+	cfg.OperatorTokenFile = get("JT_OPERATOR_TOKEN_FILE", filepath.Join(cfg.DataDir, OperatorTokenFile))
 
 	var problems []error
+	if err := cfg.LogLevel.UnmarshalText([]byte(get("JT_LOG_LEVEL", "info"))); err != nil {
+		problems = append(problems, fmt.Errorf("JT_LOG_LEVEL %q: want debug, info, warn or error", get("JT_LOG_LEVEL", "")))
+	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		problems = append(problems, fmt.Errorf("JT_ADDR %q: want host:port: %w", cfg.Addr, err))
 	}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/jingtong/backend/shared/auth"
 	"github.com/jingtong/backend/shared/fn"
+	"github.com/jingtong/backend/shared/httpx"
 	"github.com/jingtong/backend/shared/obs"
 	"github.com/jingtong/backend/shared/store"
 )
@@ -54,7 +55,10 @@ func New(ctx context.Context, cfg Config, lookup func(string) (string, bool), lo
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("localdev: creating data directory: %w", err)
 	}
-	tokenPath := filepath.Join(cfg.DataDir, OperatorTokenFile)
+	tokenPath := cfg.OperatorTokenFile
+	if tokenPath == "" {
+		tokenPath = filepath.Join(cfg.DataDir, OperatorTokenFile)
+	}
 	_, created, err := auth.EnsureTokenFile(tokenPath)
 	if err != nil {
 		return nil, err
@@ -141,7 +145,13 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("GET /h5/{id...}", http.HandlerFunc(placeholderPage))
 	mux.Handle("GET /static/{path...}", http.HandlerFunc(placeholderStatic))
-	return mux
+	mux.Handle("/", http.HandlerFunc(notFound))
+	return httpx.RequestIDs(mux)
+}
+
+// notFound answers paths outside every function with the JSON error body.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	httpx.WriteError(w, r, nil, httpx.E(httpx.CodeNotFound))
 }
 
 func (s *Server) readyz() http.Handler {
@@ -182,9 +192,11 @@ func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) er
 	go func() {
 		defer wg.Done()
 		<-ctx.Done()
+		s.logger.Info("localdev stopping; draining requests in flight", "drain_timeout", s.cfg.DrainTimeout.String())
 		drainCtx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
 		defer cancel()
 		shutdownErr = srv.Shutdown(drainCtx)
+		s.logger.Info("localdev stopped")
 	}()
 
 	if ready != nil {

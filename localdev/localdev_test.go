@@ -22,7 +22,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func startServer(t *testing.T) (baseURL, dataDir string) {
 	t.Helper()
 	dataDir = t.TempDir()
-	cfg := Config{Addr: "127.0.0.1:0", DataDir: dataDir, DrainTimeout: 5 * time.Second}
+	cfg := Config{Addr: "127.0.0.1:0", DataDir: dataDir, DrainTimeout: 5 * time.Second, OperatorTokenFile: filepath.Join(dataDir, OperatorTokenFile)}
 	lookup := func(string) (string, bool) { return "", false }
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -201,4 +201,52 @@ func readmeCurls(t *testing.T, path string) []curlExample {
 		}
 	}
 	return out
+}
+
+func TestLoadConfigRejectsBadValues(t *testing.T) {
+	env := map[string]string{"JT_LOG_LEVEL": "verbose", "JT_ADDR": "8080", "JT_DRAIN_TIMEOUT": "soon"}
+	_, err := LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil {
+		t.Fatal("LoadConfig accepted invalid values")
+	}
+	for _, name := range []string{"JT_LOG_LEVEL", "JT_ADDR", "JT_DRAIN_TIMEOUT"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
+
+func TestLoadConfigOperatorTokenFile(t *testing.T) {
+	env := map[string]string{"JT_DATA_DIR": "/tmp/jt-data", "JT_OPERATOR_TOKEN_FILE": "/run/secrets/operator"}
+	cfg, err := LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OperatorTokenFile != "/run/secrets/operator" {
+		t.Errorf("OperatorTokenFile = %q, want the configured file", cfg.OperatorTokenFile)
+	}
+
+	delete(env, "JT_OPERATOR_TOKEN_FILE")
+	cfg, err = LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join("/tmp/jt-data", OperatorTokenFile); cfg.OperatorTokenFile != want {
+		t.Errorf("OperatorTokenFile = %q, want %q", cfg.OperatorTokenFile, want)
+	}
+}
+
+func TestUnknownPathJSONNotFound(t *testing.T) {
+	base, _ := startServer(t)
+
+	r := get(t, base+"/nope", nil)
+	if r.status != http.StatusNotFound {
+		t.Fatalf("GET /nope = %d, want 404", r.status)
+	}
+	if !strings.Contains(string(r.body), `"code":"NOT_FOUND"`) {
+		t.Errorf("body = %s, want the NOT_FOUND error body", r.body)
+	}
+	if r.header.Get("X-Request-Id") == "" {
+		t.Error("404 response has no X-Request-Id")
+	}
 }

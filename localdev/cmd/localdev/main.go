@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/jingtong/backend/localdev"
@@ -16,7 +15,7 @@ import (
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "localdev:", err)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
@@ -37,7 +36,7 @@ func run() error {
 	}
 	defer srv.Close()
 
-	tokenPath := filepath.Join(cfg.DataDir, localdev.OperatorTokenFile)
+	tokenPath := cfg.OperatorTokenFile
 	return srv.ListenAndServe(ctx, func(addr string) {
 		logger.Info("localdev listening", "addr", addr, "data_dir", cfg.DataDir)
 		fmt.Fprintf(os.Stderr, "\n京通 localdev 已启动 / Jingtong localdev is up: http://%s\n"+
