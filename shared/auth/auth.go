@@ -1,11 +1,20 @@
 // Package auth identifies the caller of a function.
 //
-// Until the gateway forwards signed identity headers, the only identity a
-// function recognises is the operator holding the development operator
-// token: a random bearer token that localdev writes to its data directory at
-// first start. Every other request is anonymous. Token comparison runs in
-// constant time over SHA-256 digests, so neither the token's content nor its
-// length leaks through timing.
+// A function recognises three kinds of caller, and treats every other
+// request as anonymous:
+//
+//   - a user, from the identity headers that the gateway signs with
+//     HMAC-SM3 after it has verified the user's token (see [SignIdentity]);
+//   - the platform itself, from the platform token that cron ticks, queue
+//     deliveries and other internal calls carry (see [SignPlatform]);
+//   - the development operator, from a random bearer token that localdev
+//     writes to its data directory at first start ([TokenVerifier]).
+//
+// [Middleware] checks all three. It never rejects a request: handlers decide
+// what an anonymous caller may do. Every comparison of a MAC or a token runs
+// in constant time: MACs through crypto/hmac.Equal, and the operator token
+// over SHA-256 digests, so neither its content nor its length leaks through
+// timing.
 package auth
 
 import (
@@ -22,18 +31,49 @@ import (
 	"strings"
 )
 
-// Role is what an identity may do.
+// Role is a permission set granted to an identity, such as "operator".
 type Role string
 
 // Roles.
 const (
+	// RoleCitizen is an individual user who logged in through a
+	// mini-program, the app or H5.
+	RoleCitizen Role = "citizen"
+	// RoleElderly marks a citizen whose account a family member may be
+	// bound to for delegated handling.
+	RoleElderly Role = "elderly"
+	// RoleEnterpriseLegalRep is the legal representative of an enterprise,
+	// who binds employees' accounts to the enterprise.
+	RoleEnterpriseLegalRep Role = "enterprise_legal_rep"
+	// RoleEnterpriseEmployee is an employee acting for an enterprise.
+	RoleEnterpriseEmployee Role = "enterprise_employee"
+	// RoleOperator administers zones, services and other content.
 	RoleOperator Role = "operator"
+	// RoleTechReviewer performs the technical review of a registered
+	// resource, the first of its two reviews.
+	RoleTechReviewer Role = "tech_reviewer"
+	// RoleBizReviewer performs the business review of a registered resource,
+	// after the technical review.
+	RoleBizReviewer Role = "biz_reviewer"
+	// RolePlatform marks a call from the platform itself: a cron tick, a
+	// queue delivery or another internal call with a valid platform token.
+	// Only the platform token grants it; identity headers and user tokens
+	// that name it are rejected.
+	RolePlatform Role = "platform"
 )
 
 // Identity is a verified caller.
 type Identity struct {
+	// Subject is the stable user ID, such as "dev-operator" or a UUID.
 	Subject string
-	Roles   []Role
+	// Roles are the caller's roles.
+	Roles []Role
+	// Channel is the front end the user came through, such as "wechat",
+	// "alipay" or "baidu"; empty when unknown.
+	Channel string
+	// App is the mini-program or app ID the user logged in to; empty when
+	// unknown.
+	App string
 }
 
 // Has reports whether the identity holds role.
