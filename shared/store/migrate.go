@@ -99,3 +99,48 @@ func lockMigrations(ctx context.Context, db *bun.DB, set string) (unlock func(),
 		_ = conn.Close()
 	}, nil
 }
+
+// Pending returns how many of migrations db has not applied yet. A function
+// reports itself not ready while any are pending, so a deployment that
+// skipped its migrate step fails its readiness check instead of answering
+// every request with a database error.
+func Pending(ctx context.Context, db *bun.DB, set string, migrations []Migration) (int, error) {
+	if !setName.MatchString(set) {
+		return 0, fmt.Errorf("store: invalid migration set name %q", set)
+	}
+	table := set + "_migrations"
+	var applied []string
+	err := db.NewSelect().Table(table).Column("name").Scan(ctx, &applied)
+	if err != nil {
+		// A missing table means nothing was ever applied; any other error
+		// is a database problem the caller reports.
+		exists, existsErr := tableExists(ctx, db, table)
+		if existsErr != nil || exists {
+			return 0, fmt.Errorf("store: reading the %s migrations: %w", set, err)
+		}
+		return len(migrations), nil
+	}
+
+	done := make(map[string]bool, len(applied))
+	for _, name := range applied {
+		done[name] = true
+	}
+	pending := 0
+	for _, m := range migrations {
+		if !done[m.Name] {
+			pending++
+		}
+	}
+	return pending, nil
+}
+
+func tableExists(ctx context.Context, db *bun.DB, table string) (bool, error) {
+	var n int
+	var err error
+	if IsPostgres(db) {
+		err = db.NewRaw("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?", table).Scan(ctx, &n)
+	} else {
+		err = db.NewRaw("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(ctx, &n)
+	}
+	return n > 0, err
+}
