@@ -245,7 +245,8 @@ func TestAdminServiceItemTemplate(t *testing.T) {
 		expectStatus(t, e.admin(http.MethodPost, "/admin/services", svc), http.StatusCreated)
 		expectError(t, e.admin(http.MethodPost, "/admin/services", svc), http.StatusConflict, "SERVICE_ALREADY_EXISTS")
 		expectStatus(t, e.admin(http.MethodPost, "/admin/services/svc-a/publish", map[string]int{"version": 1}), http.StatusOK)
-		expectStatus(t, e.admin(http.MethodPost, "/admin/zones/zone-a/publish", map[string]int{"version": 1}), http.StatusOK)
+		// Attaching svc-a changed the zone's service list: version 2.
+		expectStatus(t, e.admin(http.MethodPost, "/admin/zones/zone-a/publish", map[string]int{"version": 2}), http.StatusOK)
 
 		var found serviceListBody
 		decodeBody(t, e.get("/services/search?q=jjz"), &found)
@@ -349,7 +350,7 @@ func TestAdminPagePublishHistoryRollback(t *testing.T) {
 
 		v1 := publish(d.Version)
 		second := strings.Replace(validPage, `"zh":"专区"`, `"zh":"专区第二版"`, 1)
-		d = save(second, d.Version)
+		d = save(second, v1.DraftVersion)
 		expectError(t, e.admin(http.MethodPut, "/admin/zones/zone-a/page", map[string]any{"version": 1, "document": json.RawMessage(validPage)}),
 			http.StatusConflict, "VERSION_CONFLICT")
 		v2 := publish(d.Version)
@@ -361,9 +362,9 @@ func TestAdminPagePublishHistoryRollback(t *testing.T) {
 			t.Fatalf("live page = %q version %d", live.Title, live.Version)
 		}
 
-		expectError(t, e.admin(http.MethodPost, "/admin/zones/zone-a/page/rollback", map[string]int{"version": 7}),
+		expectError(t, e.admin(http.MethodPost, "/admin/zones/zone-a/page/rollback", map[string]int64{"version": v2.DraftVersion, "to": 7}),
 			http.StatusNotFound, "PAGE_VERSION_NOT_FOUND")
-		w = e.admin(http.MethodPost, "/admin/zones/zone-a/page/rollback", map[string]int{"version": 1})
+		w = e.admin(http.MethodPost, "/admin/zones/zone-a/page/rollback", map[string]int64{"version": v2.DraftVersion, "to": 1})
 		expectStatus(t, w, http.StatusCreated)
 		var v3 PageVersion
 		decodeBody(t, w, &v3)
@@ -406,7 +407,10 @@ func TestAdminBodyErrors(t *testing.T) {
 		headers: map[string]string{"Content-Type": "text/plain"}})
 	expectError(t, w, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE")
 
-	expectError(t, e.admin(http.MethodPost, "/admin/zones", `{"id":"zone-a","colour":"red"}`), http.StatusBadRequest, "INVALID_JSON")
+	body := expectError(t, e.admin(http.MethodPost, "/admin/zones", `{"id":"zone-a","colour":"red"}`), http.StatusBadRequest, "INVALID_REQUEST")
+	if got := detailPaths(body); !slices.Equal(got, []string{"/colour"}) || body.Error.Details[0].Reason != "unknown_field" {
+		t.Fatalf("unknown field details = %+v, want /colour unknown_field", body.Error.Details)
+	}
 	expectError(t, e.admin(http.MethodPost, "/admin/zones", `{"id":`), http.StatusBadRequest, "INVALID_JSON")
 	expectError(t, e.admin(http.MethodPost, "/admin/zones/zone-a/publish", `{}`), http.StatusBadRequest, "INVALID_REQUEST")
 

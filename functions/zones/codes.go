@@ -8,25 +8,30 @@ import (
 
 // Error codes of the zones function. Codes shared by every function (bad
 // JSON, body limits, version conflicts, authentication) live in httpx.
+//
+// Public and admin routes share each not-found code and its message. Public
+// reads treat an entity that is not published, or a zone not shown on the
+// requested channel, as not found, while admins see drafts too. "Not found"
+// is true for both audiences, so clients branch on one code per resource.
 var (
 	CodeZoneNotFound = httpx.NewCode("ZONE_NOT_FOUND", http.StatusNotFound,
-		"专区 %q 不存在或尚未发布",
-		"zone %q does not exist or is not published")
+		"找不到专区 %q",
+		"zone %q not found")
 	CodeServiceNotFound = httpx.NewCode("SERVICE_NOT_FOUND", http.StatusNotFound,
-		"服务 %q 不存在或尚未发布",
-		"service %q does not exist or is not published")
+		"找不到服务 %q",
+		"service %q not found")
 	CodeItemNotFound = httpx.NewCode("ITEM_NOT_FOUND", http.StatusNotFound,
-		"一件事 %q 不存在或尚未发布",
-		"one-thing item %q does not exist or is not published")
+		"找不到一件事 %q",
+		"one-thing item %q not found")
 	CodeTemplateNotFound = httpx.NewCode("TEMPLATE_NOT_FOUND", http.StatusNotFound,
-		"模板 %q 不存在",
-		"template %q does not exist")
+		"找不到模板 %q",
+		"template %q not found")
 	CodePageNotFound = httpx.NewCode("PAGE_NOT_FOUND", http.StatusNotFound,
-		"专区 %q 的页面不存在或尚未发布",
-		"the page of zone %q does not exist or is not published")
+		"专区 %q 还没有页面",
+		"zone %q has no page yet")
 	CodePageVersionNotFound = httpx.NewCode("PAGE_VERSION_NOT_FOUND", http.StatusNotFound,
-		"专区 %q 的页面没有第 %d 版",
-		"the page of zone %q has no version %d")
+		"专区 %q 的页面没有版本 %s",
+		"the page of zone %q has no version %s")
 
 	CodeZoneExists = httpx.NewCode("ZONE_ALREADY_EXISTS", http.StatusConflict,
 		"专区 %q 已存在，请换一个编号或修改已有专区",

@@ -6,14 +6,25 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jingtong/backend/functions/zones/page"
+	"github.com/jingtong/backend/shared/auth"
 )
 
 // Configuration defaults.
 const (
 	// DefaultCacheTTL is how long a rendered page stays in memory.
 	DefaultCacheTTL = 10 * time.Second
-	// DefaultMaxBody is the request body limit in bytes (1 MiB).
-	DefaultMaxBody = 1 << 20
+	// DefaultMaxBody is the request body limit in bytes: the largest page
+	// or template document (page.MaxDocumentBytes, 1 MiB) plus
+	// bodyEnvelopeBytes, so that a request carrying a document at that
+	// limit is accepted. That is 1,114,112 bytes.
+	DefaultMaxBody = page.MaxDocumentBytes + bodyEnvelopeBytes
+
+	// bodyEnvelopeBytes is the room a request needs besides its document:
+	// a page save adds about 30 bytes, and a template adds its name, theme
+	// and window, which its field limits keep under 2 KiB.
+	bodyEnvelopeBytes = 64 << 10
 
 	maxCacheTTL = time.Hour
 	minMaxBody  = 4 << 10
@@ -27,15 +38,19 @@ type Config struct {
 	// (JT_OPERATOR_TOKEN_FILE). When it is empty or the file is missing,
 	// every admin request gets 401.
 	OperatorTokenFile string
-	// Seed loads the demo catalogue at start-up, keeping existing rows
-	// (JT_ZONES_SEED, true or false; default false).
+	// Seed loads the demo catalogue at start-up (JT_ZONES_SEED, true or
+	// false; default false). The package function Seed describes how it
+	// keeps existing rows, operator edits and deletions.
 	Seed bool
 	// CacheTTL is how long a rendered page is served from memory, as a Go
 	// duration such as "10s" (JT_ZONES_CACHE_TTL; default 10s, at most 1h).
 	// Zero disables the cache.
 	CacheTTL time.Duration
 	// MaxBody is the request body limit in bytes (JT_ZONES_MAX_BODY; default
-	// 1048576, from 4096 to 16777216).
+	// DefaultMaxBody, 1114112; from 4096 to 16777216). A page or template
+	// document must fit in the body together with the rest of its request,
+	// so a limit below the default also lowers the largest document that
+	// can be saved below page.MaxDocumentBytes.
 	MaxBody int64
 }
 
@@ -95,4 +110,18 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		return cfg, fmt.Errorf("zones: invalid configuration: %w", errors.Join(problems...))
 	}
 	return cfg, nil
+}
+
+// loadSecrets reads the HMAC-SM3 keys of the identity headers that the
+// gateway signs (JT_IDENTITY_SECRET or JT_IDENTITY_SECRET_FILE) and of the
+// platform token (JT_PLATFORM_SECRET or JT_PLATFORM_SECRET_FILE). An unset
+// secret is empty, and its credential is then never accepted. The secrets
+// stay out of Config so that Config remains a comparable value.
+func loadSecrets(lookup func(string) (string, bool)) (identity, platform auth.Secret, err error) {
+	identity, identityErr := auth.LoadSecret(lookup, auth.IdentitySecretVar)
+	platform, platformErr := auth.LoadSecret(lookup, auth.PlatformSecretVar)
+	if err := errors.Join(identityErr, platformErr); err != nil {
+		return nil, nil, fmt.Errorf("zones: invalid configuration: %w", err)
+	}
+	return identity, platform, nil
 }

@@ -24,7 +24,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadConfig: %v", err)
 	}
-	if cfg != DefaultConfig() || cfg.CacheTTL != 10*time.Second || cfg.MaxBody != 1<<20 || cfg.Seed || cfg.OperatorTokenFile != "" {
+	if cfg != DefaultConfig() || cfg.CacheTTL != 10*time.Second || cfg.MaxBody != 1<<20+64<<10 || cfg.Seed || cfg.OperatorTokenFile != "" {
 		t.Fatalf("defaults = %+v", cfg)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/jingtong/backend/shared/httpx"
+	"github.com/jingtong/backend/shared/store"
 )
 
 // rowMeta contains the columns that zones, services, items and templates share.
@@ -36,6 +37,13 @@ type entityKind[R any] struct {
 	view func(ctx context.Context, db bun.IDB, r *R) (any, error)
 	// beforeDelete checks that nothing still refers to the row.
 	beforeDelete func(ctx context.Context, tx bun.Tx, r *R) error
+	// lockBefore, when set, locks the rows that must be locked before a row
+	// of this kind, so that writers take locks in one order: zones before
+	// services.
+	lockBefore func(ctx context.Context, tx bun.Tx, id string) error
+	// onDelete, when set, runs just before the row is deleted. It bumps the
+	// versions of the rows whose link lists lose the row.
+	onDelete func(ctx context.Context, s *Store, tx bun.Tx, r *R) error
 }
 
 // loadRow reads the row with id, or returns the kind's not-found error.
@@ -47,6 +55,24 @@ func loadRow[R any, P rowPtr[R]](ctx context.Context, db bun.IDB, kind *entityKi
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load %s %q: %w", kind.name, id, err)
+	}
+	return r, nil
+}
+
+// lockRow is loadRow that also locks the row until tx ends, on PostgreSQL
+// with FOR NO KEY UPDATE (see lockRows).
+func lockRow[R any, P rowPtr[R]](ctx context.Context, tx bun.Tx, kind *entityKind[R], id string) (P, error) {
+	r := P(new(R))
+	q := tx.NewSelect().Model(r).Where("id = ?", id)
+	if store.IsPostgres(tx) {
+		q = q.For("NO KEY UPDATE")
+	}
+	err := q.Scan(ctx)
+	if isNoRows(err) {
+		return nil, httpx.E(kind.notFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock %s %q: %w", kind.name, id, err)
 	}
 	return r, nil
 }
@@ -113,7 +139,12 @@ func setStatus[R any, P rowPtr[R]](ctx context.Context, s *Store, kind *entityKi
 // has found no references to it.
 func deleteRow[R any, P rowPtr[R]](ctx context.Context, s *Store, kind *entityKind[R], actor, id string, version int64) error {
 	return s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
-		r, err := loadRow[R, P](ctx, tx, kind, id)
+		if kind.lockBefore != nil {
+			if err := kind.lockBefore(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		r, err := lockRow[R, P](ctx, tx, kind, id)
 		if err != nil {
 			return err
 		}
@@ -133,6 +164,11 @@ func deleteRow[R any, P rowPtr[R]](ctx context.Context, s *Store, kind *entityKi
 		before, err := kind.view(ctx, tx, (*R)(r))
 		if err != nil {
 			return err
+		}
+		if kind.onDelete != nil {
+			if err := kind.onDelete(ctx, s, tx, (*R)(r)); err != nil {
+				return err
+			}
 		}
 		res, err := tx.NewDelete().Model(r).WherePK().Where("version = ?", version).Exec(ctx)
 		if err != nil {

@@ -4,12 +4,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jingtong/backend/shared/auth"
 	"github.com/jingtong/backend/shared/httpx"
@@ -37,12 +40,15 @@ type server struct {
 }
 
 // handler returns the function's HTTP handler: request ids, panic recovery,
-// operator authentication and the routes.
-func (s *server) handler(verifier *auth.TokenVerifier) http.Handler {
+// caller identification by identify (auth.Middleware), the ?lang=
+// rewrite, the admin guard and the routes.
+func (s *server) handler(identify func(http.Handler) http.Handler) http.Handler {
 	s.mux = http.NewServeMux()
 	s.routes()
 	var h http.Handler = s.mux
-	h = verifier.Middleware(h)
+	h = s.guardAdmin(h)
+	h = canonicalLang(h)
+	h = identify(h)
 	h = httpx.Recover(s.logger)(h)
 	h = httpx.RequestIDs(h)
 	return h
@@ -71,13 +77,62 @@ func (s *server) routes() {
 	s.mux.HandleFunc("/", s.handleUnmatched)
 }
 
+// handle registers h for pattern. When the pattern has an {id} wildcard, an
+// id that is not a valid slug gets the not-found error of the resource the
+// wildcard names, before h runs: it cannot name a row, and PostgreSQL
+// rejects some such values, such as a NUL character, with an error.
 func (s *server) handle(pattern string, h http.Handler) {
+	if strings.Contains(pattern, "{id}") {
+		h = s.requireSlugID(idResourceCode(pattern), h)
+	}
 	s.mux.Handle(pattern, h)
 	s.patterns = append(s.patterns, pattern)
 }
 
 func (s *server) handleFunc(pattern string, h http.HandlerFunc) {
 	s.handle(pattern, h)
+}
+
+// idResourceCode returns the not-found code of the resource whose id the
+// {id} wildcard of pattern holds: the path segment before the wildcard
+// names it. It panics for a pattern it does not know, a programming error.
+func idResourceCode(pattern string) httpx.Code {
+	before, _, _ := strings.Cut(pattern, "/{id}")
+	switch before[strings.LastIndexByte(before, '/')+1:] {
+	case "zones":
+		return CodeZoneNotFound
+	case "services":
+		return CodeServiceNotFound
+	case "items":
+		return CodeItemNotFound
+	case "templates":
+		return CodeTemplateNotFound
+	}
+	panic(fmt.Sprintf("zones: no not-found code for the {id} of route %q", pattern))
+}
+
+func (s *server) requireSlugID(notFound httpx.Code, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := r.PathValue("id"); !slugPattern.MatchString(id) {
+			httpx.WriteError(w, r, s.logger, httpx.E(notFound, truncateForMessage(id)))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// truncateForMessage shortens a value that a client sent to at most 64
+// bytes, so an error message quoting it stays short.
+func truncateForMessage(v string) string {
+	const maxLen = 64
+	if len(v) <= maxLen {
+		return v
+	}
+	cut := maxLen
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut] + "…"
 }
 
 // probeMethods are the methods tried to tell an unknown path from a known
@@ -105,17 +160,50 @@ func (s *server) handleUnmatched(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteError(w, r, s.logger, httpx.E(httpx.CodeMethodNotAllowed, r.Method))
 }
 
+// bearerChallenge is the WWW-Authenticate value of every 401 response, as
+// RFC 6750 section 3 describes it.
+const bearerChallenge = `Bearer realm="jingtong"`
+
+// checkOperator returns nil for an operator, 401 UNAUTHORIZED for an
+// anonymous caller and 403 FORBIDDEN for any other identity. A 401 also
+// sets the WWW-Authenticate header.
+func checkOperator(w http.ResponseWriter, r *http.Request) error {
+	id := auth.FromContext(r.Context())
+	if id == nil {
+		w.Header().Set("WWW-Authenticate", bearerChallenge)
+		return httpx.E(httpx.CodeUnauthorized)
+	}
+	if !id.Has(auth.RoleOperator) {
+		return httpx.E(httpx.CodeForbidden)
+	}
+	return nil
+}
+
+// guardAdmin rejects every request for /admin or a path under it with 401
+// or 403 unless an operator sent it. It runs before routing, so a caller
+// without the operator role cannot tell admin routes or their methods from
+// unknown paths. It checks the path as sent. The ServeMux answers a path
+// that is not clean, such as /x/../admin, with a redirect to its clean
+// form, which the guard then checks on the next request.
+func (s *server) guardAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "/admin" || strings.HasPrefix(p, "/admin/") {
+			if err := checkOperator(w, r); err != nil {
+				httpx.WriteError(w, r, s.logger, err)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // operator wraps an admin handler: anonymous callers get 401, identified
-// callers without the operator role get 403.
+// callers without the operator role get 403. guardAdmin already rejects
+// them; this keeps each admin handler safe on its own.
 func (s *server) operator(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := auth.FromContext(r.Context())
-		if id == nil {
-			httpx.WriteError(w, r, s.logger, httpx.E(httpx.CodeUnauthorized))
-			return
-		}
-		if !id.Has(auth.RoleOperator) {
-			httpx.WriteError(w, r, s.logger, httpx.E(httpx.CodeForbidden))
+		if err := checkOperator(w, r); err != nil {
+			httpx.WriteError(w, r, s.logger, err)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
@@ -171,6 +259,10 @@ func (q *query) intParam(name string, def, lo, hi int) int {
 		return def
 	}
 	n, err := strconv.Atoi(v)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		q.c.add(name, "invalid_format", "须为整数", "must be an integer")
+		return def
+	}
 	if err != nil || n < lo || n > hi {
 		q.c.add(name, "out_of_range",
 			"须为 "+strconv.Itoa(lo)+" 到 "+strconv.Itoa(hi)+" 之间的整数",
@@ -178,6 +270,22 @@ func (q *query) intParam(name string, def, lo, hi int) int {
 		return def
 	}
 	return n
+}
+
+// lang returns the response language: the ?lang= parameter when it is set,
+// else what httpx.Lang reads from Accept-Language. An invalid ?lang= value
+// is reported as a problem. Only routes whose OpenAPI entry documents the
+// parameter call it; the others ignore invalid values.
+func (q *query) lang(r *http.Request) string {
+	v := q.values.Get("lang")
+	if v == "" {
+		return httpx.Lang(r)
+	}
+	lang, ok := parseLang(v)
+	if !ok {
+		q.c.invalidLang()
+	}
+	return lang
 }
 
 // enum reads an optional parameter that must be one of allowed.

@@ -23,6 +23,7 @@ func (s *server) handleListItems(w http.ResponseWriter, r *http.Request) {
 	q := newQuery(r)
 	f := ItemFilter{Zone: q.slug("zone"), Status: StatusPublished, PublishedZones: true}
 	p := q.paging()
+	lang := q.lang(r)
 	if err := q.err(); err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return
@@ -33,7 +34,6 @@ func (s *server) handleListItems(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
-	lang := httpx.Lang(r)
 	views, err := s.itemViews(r.Context(), list, lang, false)
 	if err != nil {
 		httpx.WriteError(w, r, s.logger, err)
@@ -54,12 +54,17 @@ type itemResponse struct {
 // handleGetItem returns a published one-thing item with its full guide,
 // localised like every public read.
 func (s *server) handleGetItem(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r)
+	lang := q.lang(r)
+	if err := q.err(); err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
 	it, err := s.store.GetItem(r.Context(), r.PathValue("id"), true)
 	if err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
-	lang := httpx.Lang(r)
 	views, err := s.itemViews(r.Context(), []Item{it}, lang, true)
 	if err != nil {
 		httpx.WriteError(w, r, s.logger, err)

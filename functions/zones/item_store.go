@@ -159,6 +159,9 @@ func (s *Store) CreateItem(ctx context.Context, actor string, it Item) (Item, er
 		now := s.timestamp()
 		r.rowMeta = rowMeta{Status: StatusDraft, Version: 1, CreatedAt: now, UpdatedAt: now}
 		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
+			if isUniqueViolation(err) {
+				return httpx.E(CodeItemExists, it.ID) // a concurrent create won
+			}
 			return fmt.Errorf("insert item %q: %w", it.ID, err)
 		}
 		if err := setItemServices(ctx, tx, it.ID, it.Services); err != nil {

@@ -141,6 +141,22 @@ var migrations = []store.Migration{
 			updated_at TIMESTAMP NOT NULL
 		)`,
 	)},
+
+	// The seed ledger lists the catalogue ids that seeding has handled, so
+	// that it never inserts an id twice, even after an operator deleted the
+	// entity. Ids from before the ledger existed are in the operation log:
+	// recording all of them keeps entities deleted before this migration
+	// deleted too.
+	{Name: "0002_create_seed_ledger", Up: execAll(
+		`CREATE TABLE zone_seed_ledger (
+			entity_type VARCHAR(32) NOT NULL,
+			entity_id VARCHAR(63) NOT NULL,
+			recorded_at TIMESTAMP NOT NULL,
+			PRIMARY KEY (entity_type, entity_id)
+		)`,
+		`INSERT INTO zone_seed_ledger (entity_type, entity_id, recorded_at)
+			SELECT entity_type, entity_id, MIN(at) FROM zone_oplog GROUP BY entity_type, entity_id`,
+	)},
 }
 
 // Migrate brings the zones schema in db to the newest version.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jingtong/backend/functions/zones/page"
@@ -34,6 +35,9 @@ type PageVersion struct {
 	SourceVersion int64     `json:"source_version"`
 	PublishedAt   time.Time `json:"published_at"`
 	PublishedBy   string    `json:"published_by"`
+	// DraftVersion is the draft version after a publish or rollback, which
+	// the next draft save must send. Other reads leave it out.
+	DraftVersion int64 `json:"draft_version,omitempty"`
 }
 
 // parsePage validates a page document. Problems become INVALID_PAGE with
@@ -61,7 +65,8 @@ func (s *Store) checkPageTemplates(ctx context.Context, base string, d *page.Doc
 }
 
 // renderPage renders doc for ch and lang at now, with the published
-// services, items and templates it binds.
+// services, items and templates it binds, the bindings of those templates
+// included.
 func (s *Store) renderPage(ctx context.Context, doc []byte, ch Channel, lang string, now time.Time) (*page.Rendered, error) {
 	d, problems := page.Validate(doc)
 	if len(problems) > 0 {
@@ -78,22 +83,30 @@ func (s *Store) renderPage(ctx context.Context, doc []byte, ch Channel, lang str
 		Services: map[string]page.ServiceCard{},
 		Items:    map[string]page.ItemCard{},
 	}
-	services, err := s.publishedServices(ctx, refs.Services)
+	var err error
+	if in.Templates, err = s.templateInputs(ctx, refs.Templates); err != nil {
+		return nil, err
+	}
+	serviceIDs, itemIDs := refs.Services, refs.Items
+	for _, t := range in.Templates {
+		tr := t.Template.References()
+		serviceIDs = append(serviceIDs, tr.Services...)
+		itemIDs = append(itemIDs, tr.Items...)
+	}
+
+	services, err := s.publishedServices(ctx, sortedUnique(serviceIDs))
 	if err != nil {
 		return nil, err
 	}
 	for _, v := range services {
 		in.Services[v.ID] = serviceCard(v)
 	}
-	items, err := s.publishedItems(ctx, refs.Items)
+	items, err := s.publishedItems(ctx, sortedUnique(itemIDs))
 	if err != nil {
 		return nil, err
 	}
 	for _, it := range items {
 		in.Items[it.ID] = page.ItemCard{ID: it.ID, Name: pageText(it.Name), Summary: pageText(it.Summary)}
-	}
-	if in.Templates, err = s.templateInputs(ctx, refs.Templates); err != nil {
-		return nil, err
 	}
 
 	out, err := page.Render(d, in)
@@ -101,6 +114,13 @@ func (s *Store) renderPage(ctx context.Context, doc []byte, ch Channel, lang str
 		return nil, fmt.Errorf("render page: %w", err)
 	}
 	return out, nil
+}
+
+// sortedUnique returns ids sorted, without duplicates.
+func sortedUnique(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func (s *Store) templateInputs(ctx context.Context, ids []string) ([]page.TemplateInput, error) {

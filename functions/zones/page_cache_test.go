@@ -88,10 +88,11 @@ func TestPageCacheConcurrentWrites(t *testing.T) {
 		if err != nil {
 			t.Fatalf("save %d: %v", i, err)
 		}
-		draftVersion = d.Version
-		if _, err := e.srv.store.PublishPage(ctx, "alice", "life-marriage", d.Version); err != nil {
+		v, err := e.srv.store.PublishPage(ctx, "alice", "life-marriage", d.Version)
+		if err != nil {
 			t.Fatalf("publish %d: %v", i, err)
 		}
+		draftVersion = v.DraftVersion
 	}
 	close(stop)
 	wg.Wait()

@@ -43,18 +43,19 @@ type renderedPage struct {
 // database, encodes nothing and allocates no header values of its own
 // (BenchmarkPageCached measures it).
 func (s *server) handlePage(w http.ResponseWriter, r *http.Request) {
-	ch, err := pageChannel(r)
-	if err != nil {
+	ch, chErr := pageChannel(r)
+	lang, langErr := requestLang(r)
+	if err := mergeProblems(chErr, langErr); err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
-	key := cacheKey{zone: r.PathValue("id"), channel: ch, lang: requestLang(r)}
+	key := cacheKey{zone: r.PathValue("id"), channel: ch, lang: lang}
 	now := s.now()
 
 	e, ok := s.cache.get(key, now)
 	if !ok {
-		e, err = s.renderLive(r.Context(), key, now)
-		if err != nil {
+		var err error
+		if e, err = s.renderLive(r.Context(), key, now); err != nil {
 			httpx.WriteError(w, r, s.logger, err)
 			return
 		}
@@ -81,9 +82,6 @@ func (s *server) handlePage(w http.ResponseWriter, r *http.Request) {
 // NOTE: errors are not cached, so every request for an unknown zone or an
 // unpublished page reads the database.
 func (s *server) renderLive(ctx context.Context, key cacheKey, now time.Time) (*cachedPage, error) {
-	if !slugPattern.MatchString(key.zone) {
-		return nil, httpx.E(CodeZoneNotFound, key.zone)
-	}
 	ctx = context.WithoutCancel(ctx)
 	flightKey := key.zone + "/" + string(key.channel) + "/" + key.lang
 
@@ -161,21 +159,6 @@ func rawQueryValue(raw, key string) string {
 	return ""
 }
 
-// requestLang returns httpx.Lang(r) without parsing the query when it has
-// no lang parameter and Accept-Language is absent or one of the common
-// single values, which is what mini-programs send.
-func requestLang(r *http.Request) string {
-	if !strings.Contains(r.URL.RawQuery, "lang") {
-		switch r.Header.Get("Accept-Language") {
-		case "", "zh", "zh-CN", "zh-Hans", "zh-Hans-CN":
-			return page.LangZH
-		case "en", "en-US", "en-GB":
-			return page.LangEN
-		}
-	}
-	return httpx.Lang(r)
-}
-
 func (s *server) handleGetDraft(w http.ResponseWriter, r *http.Request) {
 	d, err := s.store.GetPageDraft(r.Context(), r.PathValue("id"))
 	if err != nil {
@@ -198,10 +181,16 @@ func (s *server) handleSaveDraft(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
+	var c checker
+	if body.Version < 0 {
+		c.add("/version", "out_of_range", "须为读取时的草稿版本号，首次保存填 0",
+			"must be the draft version you read, or 0 for the first save")
+	}
 	if len(body.Document) == 0 {
-		var c checker
 		c.required("/document")
-		httpx.WriteError(w, r, s.logger, c.err())
+	}
+	if err := c.err(); err != nil {
+		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
 	doc, err := parsePage("/document", body.Document)
@@ -226,8 +215,9 @@ func (s *server) handleSaveDraft(w http.ResponseWriter, r *http.Request) {
 // published services, items and templates it binds. Previews are never
 // cached.
 func (s *server) handlePreview(w http.ResponseWriter, r *http.Request) {
-	ch, err := pageChannel(r)
-	if err != nil {
+	ch, chErr := pageChannel(r)
+	lang, langErr := requestLang(r)
+	if err := mergeProblems(chErr, langErr); err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
@@ -236,7 +226,7 @@ func (s *server) handlePreview(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
-	rendered, err := s.store.renderPage(r.Context(), d.Document, ch, requestLang(r), s.now())
+	rendered, err := s.store.renderPage(r.Context(), d.Document, ch, lang, s.now())
 	if err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return
@@ -244,6 +234,8 @@ func (s *server) handlePreview(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, renderedPage{ZoneID: d.ZoneID, Version: d.Version, Rendered: rendered})
 }
 
+// handlePublishPage publishes the draft. The body's version is the draft
+// version read; see Store.PublishPage.
 func (s *server) handlePublishPage(w http.ResponseWriter, r *http.Request) {
 	version, err := s.readVersion(r)
 	if err != nil {
@@ -258,13 +250,33 @@ func (s *server) handlePublishPage(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusCreated, v)
 }
 
+// rollbackBody is the body of POST /admin/zones/{id}/page/rollback.
+type rollbackBody struct {
+	// Version is the draft version read, which the rollback replaces.
+	Version int64 `json:"version"`
+	// To is the published version to restore.
+	To int64 `json:"to"`
+}
+
 func (s *server) handleRollbackPage(w http.ResponseWriter, r *http.Request) {
-	version, err := s.readVersion(r)
-	if err != nil {
+	var body rollbackBody
+	if err := s.decode(r, &body); err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
-	v, err := s.store.RollbackPage(r.Context(), actor(r), r.PathValue("id"), version)
+	var c checker
+	if body.Version < 1 {
+		c.add("/version", "required", "须填写读取时的草稿版本号（正整数）", "must be the draft version you read, a positive integer")
+	}
+	if body.To < 1 {
+		c.add("/to", "required", "须填写要恢复的已发布版本号（正整数）", "must be the published version to restore, a positive integer")
+	}
+	if err := c.err(); err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+
+	v, err := s.store.RollbackPage(r.Context(), actor(r), r.PathValue("id"), body.Version, body.To)
 	if err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return
@@ -288,10 +300,10 @@ func (s *server) handleListPageVersions(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *server) handleGetPageVersion(w http.ResponseWriter, r *http.Request) {
-	zoneID := r.PathValue("id")
-	version, err := strconv.ParseInt(r.PathValue("version"), 10, 64)
+	zoneID, raw := r.PathValue("id"), r.PathValue("version")
+	version, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || version < 1 {
-		httpx.WriteError(w, r, s.logger, httpx.E(CodePageVersionNotFound, zoneID, 0))
+		httpx.WriteError(w, r, s.logger, httpx.E(CodePageVersionNotFound, zoneID, strconv.Quote(truncateForMessage(raw))))
 		return
 	}
 	v, err := s.store.GetPageVersion(r.Context(), zoneID, version)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -101,7 +102,7 @@ func latestPageVersion(ctx context.Context, db bun.IDB, zoneID string) (int64, e
 func (s *Store) SavePageDraft(ctx context.Context, actor, zoneID string, doc json.RawMessage, version int64) (PageDraft, error) {
 	var out PageDraft
 	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := loadRow[zoneRow](ctx, tx, zoneKind, zoneID); err != nil {
+		if _, err := lockRow[zoneRow](ctx, tx, zoneKind, zoneID); err != nil {
 			return err
 		}
 		old, err := loadDraft(ctx, tx, zoneID)
@@ -153,11 +154,16 @@ func (s *Store) putDraft(ctx context.Context, tx bun.Tx, actor, zoneID string, d
 }
 
 // PublishPage publishes the zone's draft as a new immutable version.
-// draftVersion is the draft version the caller read.
+// draftVersion is the draft version the caller read. Publishing consumes
+// it: the draft version goes up by one, with the document unchanged, so
+// repeating the request gets VERSION_CONFLICT instead of publishing a second
+// identical version. The result carries the new draft version.
 func (s *Store) PublishPage(ctx context.Context, actor, zoneID string, draftVersion int64) (PageVersion, error) {
 	var out PageVersion
 	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := loadRow[zoneRow](ctx, tx, zoneKind, zoneID); err != nil {
+		// The zone lock serialises the page writes of one zone, so version
+		// numbers taken from MAX(version) never collide.
+		if _, err := lockRow[zoneRow](ctx, tx, zoneKind, zoneID); err != nil {
 			return err
 		}
 		draft, err := loadDraft(ctx, tx, zoneID)
@@ -175,43 +181,61 @@ func (s *Store) PublishPage(ctx context.Context, actor, zoneID string, draftVers
 		if err != nil {
 			return err
 		}
+		res, err := tx.NewUpdate().Model((*pageRow)(nil)).Set("version = version + 1").
+			Where("zone_id = ?", zoneID).Where("version = ?", draft.Version).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("bump page draft of zone %q: %w", zoneID, err)
+		}
+		if err := checkUpdated(res, draft.Version); err != nil {
+			return err
+		}
+
 		out = v.pageVersion()
-		return s.logOp(ctx, tx, actor, ActionPagePublish, EntityPage, zoneID, nil, out)
+		out.DraftVersion = draft.Version + 1
+		return s.logOp(ctx, tx, actor, ActionPagePublish, EntityPage, zoneID,
+			pageLogView{Version: draft.Version, Document: draft.Document}, out)
 	})
 	return out, err
 }
 
-// RollbackPage republishes the published version `version` as a new
-// version and makes its document the draft, so a later publish does not
-// bring back the rolled-back content.
-func (s *Store) RollbackPage(ctx context.Context, actor, zoneID string, version int64) (PageVersion, error) {
+// RollbackPage republishes the published version target as a new version
+// and makes its document the draft, so a later publish does not bring back
+// the rolled-back content. draftVersion is the draft version the caller
+// read: the rollback replaces the draft, so it fails with VERSION_CONFLICT
+// rather than overwrite edits the caller has not seen. The operation log
+// keeps the replaced draft, and the result carries the new draft version.
+func (s *Store) RollbackPage(ctx context.Context, actor, zoneID string, draftVersion, target int64) (PageVersion, error) {
 	var out PageVersion
 	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := loadRow[zoneRow](ctx, tx, zoneKind, zoneID); err != nil {
-			return err
-		}
-		src, err := loadPageVersion(ctx, tx, zoneID, version)
-		if err != nil {
-			return err
-		}
-
-		v, err := s.insertPageVersion(ctx, tx, actor, zoneID, src.Document, version)
-		if err != nil {
+		if _, err := lockRow[zoneRow](ctx, tx, zoneKind, zoneID); err != nil {
 			return err
 		}
 		old, err := loadDraft(ctx, tx, zoneID)
 		if err != nil {
 			return err
 		}
-		readVersion := int64(0)
-		if old != nil {
-			readVersion = old.Version
+		if old == nil {
+			return httpx.E(CodePageNotFound, zoneID)
 		}
-		if _, _, err := s.putDraft(ctx, tx, actor, zoneID, src.Document, old, readVersion); err != nil {
+		if err := checkVersion(old.Version, draftVersion); err != nil {
+			return err
+		}
+		src, err := loadPageVersion(ctx, tx, zoneID, target)
+		if err != nil {
+			return err
+		}
+
+		v, err := s.insertPageVersion(ctx, tx, actor, zoneID, src.Document, target)
+		if err != nil {
+			return err
+		}
+		draft, before, err := s.putDraft(ctx, tx, actor, zoneID, src.Document, old, draftVersion)
+		if err != nil {
 			return err
 		}
 		out = v.pageVersion()
-		return s.logOp(ctx, tx, actor, ActionPageRollback, EntityPage, zoneID, nil, out)
+		out.DraftVersion = draft.Version
+		return s.logOp(ctx, tx, actor, ActionPageRollback, EntityPage, zoneID, before, out)
 	})
 	return out, err
 }
@@ -235,7 +259,7 @@ func loadPageVersion(ctx context.Context, db bun.IDB, zoneID string, version int
 	r := new(pageVersionRow)
 	err := db.NewSelect().Model(r).Where("zone_id = ?", zoneID).Where("version = ?", version).Scan(ctx)
 	if isNoRows(err) {
-		return nil, httpx.E(CodePageVersionNotFound, zoneID, version)
+		return nil, httpx.E(CodePageVersionNotFound, zoneID, strconv.FormatInt(version, 10))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load page version %d of zone %q: %w", version, zoneID, err)

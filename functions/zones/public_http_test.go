@@ -108,7 +108,7 @@ func TestGetZoneAndServices(t *testing.T) {
 
 		body := expectError(t, e.do(request{method: http.MethodGet, path: "/zones/no-such-zone", headers: map[string]string{"Accept-Language": "en"}}),
 			http.StatusNotFound, "ZONE_NOT_FOUND")
-		if !strings.Contains(body.Error.Message, `zone "no-such-zone" does not exist`) {
+		if !strings.Contains(body.Error.Message, `zone "no-such-zone" not found`) {
 			t.Fatalf("message = %q, want the English not-found message", body.Error.Message)
 		}
 

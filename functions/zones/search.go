@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
@@ -19,11 +20,49 @@ import (
 // index also stores every suffix that starts at a syllable boundary
 // (yijianshi, jianshi, shi), so a prefix match on "|"-separated values
 // finds a query that starts at any syllable: "jjz" finds 办理进京证.
+//
+// Many characters have several readings, and the right one depends on the
+// word: 行 is xing in 出行 but hang in 银行. The index therefore stores the
+// pinyin forms of up to maxReadings readings of each term. The preferred
+// reading comes first: it reads the words in phraseReadings as listed and
+// every other character by its most common reading. Then come readings
+// that change one character to another of its first maxCharReadings
+// readings, then those that change two characters, and so on.
 
 // termSeparator separates the values in the terms, pinyin and initials
 // columns. Normalisation removes it from terms and queries, so "|" + q
 // matches only at the start of a value.
 const termSeparator = "|"
+
+// Bounds of the readings indexed per term.
+const (
+	// maxReadings caps the readings of one term, so that a long name whose
+	// characters all have several readings adds a bounded number of values.
+	maxReadings = 16
+	// maxCharReadings is how many readings of a character the index uses.
+	// go-pinyin lists the most common reading first; the third and later
+	// ones are rare, such as zhou for 育, and would mostly add false
+	// matches.
+	maxCharReadings = 2
+)
+
+// phraseReadings are the toneless readings of words in which a character
+// is not read its most common way. go-pinyin v0.21.0 reads each character
+// on its own and has no phrase dictionary, so this list supplies the
+// preferred reading of words that service names and keywords use.
+var phraseReadings = map[string][]string{
+	"银行": {"yin", "hang"}, "行业": {"hang", "ye"},
+	"时长": {"shi", "chang"}, "延长": {"yan", "chang"}, "长期": {"chang", "qi"}, "长城": {"chang", "cheng"}, "长安": {"chang", "an"},
+	"首都": {"shou", "du"}, "成都": {"cheng", "du"}, "都市": {"du", "shi"},
+	"还款": {"huan", "kuan"}, "返还": {"fan", "huan"}, "退还": {"tui", "huan"}, "归还": {"gui", "huan"}, "偿还": {"chang", "huan"},
+	"重新": {"chong", "xin"}, "重复": {"chong", "fu"}, "重庆": {"chong", "qing"},
+	"调整": {"tiao", "zheng"}, "调解": {"tiao", "jie"}, "空调": {"kong", "tiao"},
+	"音乐": {"yin", "yue"}, "会计": {"kuai", "ji"}, "出差": {"chu", "chai"}, "差旅": {"chai", "lv"},
+	"供给": {"gong", "ji"}, "便宜": {"pian", "yi"}, "校对": {"jiao", "dui"},
+}
+
+// maxPhraseRunes is the length of the longest key of phraseReadings.
+const maxPhraseRunes = 2
 
 // searchDoc is the search row of one service.
 type searchDoc struct {
@@ -43,38 +82,133 @@ func normalizeTerm(s string) string {
 	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
 }
 
-// pinyinArgs reads each character with its most common toneless reading.
-// The library drops characters it has no reading for; syllables keeps
-// letters and digits itself, so Fallback is left unset.
-var pinyinArgs = pinyin.Args{Style: pinyin.Normal}
+// pinyinArgs selects every toneless reading of a character, most common
+// first. The library drops characters it has no reading for. Fallback is
+// left unset because readingSlots keeps letters and digits itself.
+var pinyinArgs = pinyin.Args{Style: pinyin.Normal, Heteronym: true}
 
-// syllables splits s into pinyin syllables: each Han character becomes its
-// toneless reading, and each run of ASCII letters and digits stays one
-// lowercase syllable. Other characters separate syllables.
-func syllables(s string) []string {
-	var out []string
+// readingSlots splits s into syllable slots, each listing its readings with
+// the preferred one first. A Han character gets the reading phraseReadings
+// gives it in a word, if any, then its first maxCharReadings readings. A
+// run of ASCII letters and digits is one slot with one lowercase reading.
+// Other characters separate slots.
+func readingSlots(s string) [][]string {
+	runes := []rune(s)
+	var out [][]string
 	var word strings.Builder
 	flush := func() {
 		if word.Len() > 0 {
-			out = append(out, word.String())
+			out = append(out, []string{word.String()})
 			word.Reset()
 		}
 	}
 
-	for _, r := range s {
+	for i := 0; i < len(runes); i++ {
+		r := runes[i]
 		switch {
 		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
 			word.WriteRune(unicode.ToLower(r))
 		case unicode.Is(unicode.Han, r):
 			flush()
-			if py := pinyin.SinglePinyin(r, pinyinArgs); len(py) > 0 && py[0] != "" {
-				out = append(out, py[0])
+			if phrase := phraseAt(runes, i); phrase != nil {
+				for j, reading := range phrase {
+					out = append(out, preferReading(reading, charReadings(runes[i+j])))
+				}
+				i += len(phrase) - 1
+				continue
+			}
+			if readings := charReadings(r); len(readings) > 0 {
+				out = append(out, readings)
 			}
 		default:
 			flush()
 		}
 	}
 	flush()
+	return out
+}
+
+// phraseAt returns the readings of the longest word of phraseReadings that
+// starts at runes[i], or nil.
+func phraseAt(runes []rune, i int) []string {
+	for n := min(maxPhraseRunes, len(runes)-i); n >= 2; n-- {
+		if readings, ok := phraseReadings[string(runes[i:i+n])]; ok {
+			return readings
+		}
+	}
+	return nil
+}
+
+// charReadings returns the first maxCharReadings readings of r.
+func charReadings(r rune) []string {
+	var out []string
+	for _, py := range pinyin.SinglePinyin(r, pinyinArgs) {
+		if py != "" && !slices.Contains(out, py) && len(out) < maxCharReadings {
+			out = append(out, py)
+		}
+	}
+	return out
+}
+
+// preferReading returns readings with first moved or added to the front.
+func preferReading(first string, readings []string) []string {
+	out := []string{first}
+	for _, r := range readings {
+		if r != first {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// syllables returns the preferred reading of s: the first reading of each
+// slot of readingSlots.
+func syllables(s string) []string {
+	slots := readingSlots(s)
+	if len(slots) == 0 {
+		return nil
+	}
+	return readingCombos(slots, 1)[0]
+}
+
+// readingCombos returns up to limit readings of slots, one syllable per
+// slot: the preferred reading first, then those that change one slot to
+// another of its readings, then two slots, and so on, each group in slot
+// order.
+func readingCombos(slots [][]string, limit int) [][]string {
+	base := make([]string, len(slots))
+	var varying []int
+	for i, slot := range slots {
+		base[i] = slot[0]
+		if len(slot) > 1 {
+			varying = append(varying, i)
+		}
+	}
+	out := [][]string{base}
+
+	// choose picks the changed slots from varying[from:], k more to go, and
+	// for each picked slot every reading other than its first.
+	var choose func(combo []string, from, k int)
+	choose = func(combo []string, from, k int) {
+		if len(out) >= limit {
+			return
+		}
+		if k == 0 {
+			out = append(out, slices.Clone(combo))
+			return
+		}
+		for vi := from; vi < len(varying); vi++ {
+			pos := varying[vi]
+			for _, alt := range slots[pos][1:] {
+				combo[pos] = alt
+				choose(combo, vi+1, k-1)
+				combo[pos] = slots[pos][0]
+			}
+		}
+	}
+	for k := 1; k <= len(varying) && len(out) < limit; k++ {
+		choose(slices.Clone(base), 0, k)
+	}
 	return out
 }
 
@@ -88,10 +222,15 @@ func hasHan(s string) bool {
 	return false
 }
 
-// pinyinForms returns the full pinyin and the initials of s, and every
-// suffix of each that starts at a syllable boundary.
+// pinyinForms returns the full pinyin and the initials of the preferred
+// reading of s, and every suffix of each that starts at a syllable boundary.
 func pinyinForms(s string) (full, initials string, fullSuffixes, initialSuffixes []string) {
-	syl := syllables(s)
+	return readingForms(syllables(s))
+}
+
+// readingForms returns the full pinyin and the initials of the syllables
+// syl, and every suffix of each that starts at a syllable boundary.
+func readingForms(syl []string) (full, initials string, fullSuffixes, initialSuffixes []string) {
 	for i := range syl {
 		fullSuffixes = append(fullSuffixes, strings.Join(syl[i:], ""))
 		var b strings.Builder
@@ -128,9 +267,11 @@ func buildSearchDoc(r *serviceRow, zoneNames []Text) searchDoc {
 		if !hasHan(t) {
 			continue
 		}
-		_, _, f, i := pinyinForms(t)
-		full = append(full, f...)
-		initials = append(initials, i...)
+		for _, syl := range readingCombos(readingSlots(t), maxReadings) {
+			_, _, f, i := readingForms(syl)
+			full = append(full, f...)
+			initials = append(initials, i...)
+		}
 	}
 	doc.Terms = joinValues(plain)
 	doc.Pinyin = joinValues(full)

@@ -21,6 +21,7 @@ func (s *server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	f := SearchFilter{Channel: q.channel(), Zone: q.slug("zone")}
 	p := q.paging()
+	lang := q.lang(r)
 	if err := q.err(); err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return
@@ -31,7 +32,6 @@ func (s *server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
-	lang := httpx.Lang(r)
 	resp := newList(newServiceViews(list, lang), p, total)
 	resp.Lang = lang
 	s.writeCacheable(w, r, resp)

@@ -24,15 +24,15 @@ type searchRow struct {
 }
 
 // refreshSearch recomputes the search rows of the services ids inside tx.
-// A service that no longer exists loses its row.
+// It upserts, so two transactions that refresh one service never collide
+// on its row. The caller should hold the services' locks, so that the last
+// writer computes the row from committed data. A service that no longer
+// exists has lost its row already, through ON DELETE CASCADE.
 func (s *Store) refreshSearch(ctx context.Context, tx bun.IDB, ids ...string) error {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	if len(ids) == 0 {
 		return nil
-	}
-	if _, err := tx.NewDelete().Model((*searchRow)(nil)).Where("service_id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
-		return fmt.Errorf("delete search rows: %w", err)
 	}
 
 	var services []serviceRow
@@ -57,8 +57,12 @@ func (s *Store) refreshSearch(ctx context.Context, tx bun.IDB, ids ...string) er
 			Terms: doc.Terms, Pinyin: doc.Pinyin, Initials: doc.Initials, UpdatedAt: now,
 		}
 	}
-	if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
-		return fmt.Errorf("insert search rows: %w", err)
+	q := tx.NewInsert().Model(&rows).On("CONFLICT (service_id) DO UPDATE")
+	for _, column := range []string{"name", "name_en", "name_pinyin", "name_initials", "terms", "pinyin", "initials", "updated_at"} {
+		q = q.Set("? = EXCLUDED.?", bun.Ident(column), bun.Ident(column))
+	}
+	if _, err := q.Exec(ctx); err != nil {
+		return fmt.Errorf("write search rows: %w", err)
 	}
 	return nil
 }

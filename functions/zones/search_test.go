@@ -3,6 +3,7 @@ package zones
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/uptrace/bun"
@@ -200,4 +201,66 @@ func TestRefreshSearchIndex(t *testing.T) {
 			t.Fatalf("index has %d rows for %d services", n, m)
 		}
 	})
+}
+
+func TestReadingCombos(t *testing.T) {
+	combos := readingCombos(readingSlots("银行开户"), maxReadings)
+	if got := strings.Join(combos[0], " "); got != "yin hang kai hu" {
+		t.Errorf("preferred reading of 银行开户 = %q, want the phrase reading yin hang kai hu", got)
+	}
+	var all []string
+	for _, c := range combos {
+		all = append(all, strings.Join(c, " "))
+	}
+	if !slices.Contains(all, "yin xing kai hu") {
+		t.Errorf("readings of 银行开户 = %v, want yin xing kai hu among them", all)
+	}
+	if len(slices.Compact(slices.Sorted(slices.Values(all)))) != len(all) {
+		t.Errorf("readings of 银行开户 repeat: %v", all)
+	}
+
+	// 育 reads yu, zhou or yo; only its first two readings are used.
+	for _, c := range readingCombos(readingSlots("婚育"), maxReadings) {
+		if c[1] == "yo" {
+			t.Errorf("readings of 婚育 include the rare yo: %v", c)
+		}
+	}
+
+	long := strings.Repeat("行长", 20)
+	combos = readingCombos(readingSlots(long), maxReadings)
+	if len(combos) != maxReadings {
+		t.Errorf("readings of a 40-character name = %d, want the cap %d", len(combos), maxReadings)
+	}
+	for i := 1; i < len(combos); i++ {
+		if changed := countChanged(combos[0], combos[i]); changed != 1 {
+			t.Errorf("reading %d changes %d characters, want 1: one-character changes come first", i, changed)
+		}
+	}
+}
+
+func countChanged(a, b []string) int {
+	n := 0
+	for i := range a {
+		if a[i] != b[i] {
+			n++
+		}
+	}
+	return n
+}
+
+func TestSearchDocPolyphonic(t *testing.T) {
+	doc := buildSearchDoc(&serviceRow{Name: Text{ZH: "银行开户预约"}, Keywords: []string{"志愿时长"}}, nil)
+	if doc.NamePinyin != "yinhangkaihuyuyue" || doc.NameInitials != "yhkhyy" {
+		t.Errorf("name forms = %q, %q; want yinhangkaihuyuyue, yhkhyy", doc.NamePinyin, doc.NameInitials)
+	}
+	for _, want := range []string{"|yinhangkaihuyuyue|", "|yinxingkaihuyuyue|", "|zhiyuanshichang|", "|shichang|"} {
+		if !strings.Contains(doc.Pinyin, want) {
+			t.Errorf("pinyin values lack %s: %s", want, doc.Pinyin)
+		}
+	}
+	for _, want := range []string{"|yhkhyy|", "|yxkhyy|", "|sc|"} {
+		if !strings.Contains(doc.Initials, want) {
+			t.Errorf("initials values lack %s: %s", want, doc.Initials)
+		}
+	}
 }

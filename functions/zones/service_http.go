@@ -24,12 +24,17 @@ type serviceResponse struct {
 }
 
 func (s *server) handleGetService(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r)
+	lang := q.lang(r)
+	if err := q.err(); err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
 	v, err := s.store.GetService(r.Context(), r.PathValue("id"), true)
 	if err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
-	lang := httpx.Lang(r)
 	s.writeCacheable(w, r, serviceResponse{serviceView: newServiceView(v, lang), Lang: lang})
 }
 

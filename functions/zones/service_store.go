@@ -67,6 +67,27 @@ var serviceKind = &entityKind[serviceRow]{
 		}
 		return nil
 	},
+	lockBefore: func(ctx context.Context, tx bun.Tx, id string) error {
+		zones, err := linkedZones(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := lockRows(ctx, tx, (*zoneRow)(nil), zones); err != nil {
+			return fmt.Errorf("lock zones of service %q: %w", id, err)
+		}
+		return nil
+	},
+	// The delete removes the service's links, so its zones' lists change.
+	onDelete: func(ctx context.Context, s *Store, tx bun.Tx, r *serviceRow) error {
+		zones, err := linkedZones(ctx, tx, r.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.bumpVersions(ctx, tx, (*zoneRow)(nil), zones); err != nil {
+			return fmt.Errorf("bump zones of service %q: %w", r.ID, err)
+		}
+		return nil
+	},
 }
 
 // ServiceFilter selects services. Empty fields match everything.
@@ -170,10 +191,14 @@ func serviceZones(ctx context.Context, db bun.IDB, serviceIDs []string, publishe
 }
 
 // CreateService inserts v as a draft and attaches it to v.Zones, last in
-// each zone's display order.
+// each zone's display order. The version of each of those zones goes up by
+// one.
 func (s *Store) CreateService(ctx context.Context, actor string, v Service) (Service, error) {
 	var out Service
 	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := lockRows(ctx, tx, (*zoneRow)(nil), v.Zones); err != nil {
+			return fmt.Errorf("lock zones of service %q: %w", v.ID, err)
+		}
 		found, err := exists[serviceRow](ctx, tx, v.ID)
 		if err != nil {
 			return fmt.Errorf("check service %q: %w", v.ID, err)
@@ -189,9 +214,12 @@ func (s *Store) CreateService(ctx context.Context, actor string, v Service) (Ser
 		now := s.timestamp()
 		r.rowMeta = rowMeta{Status: StatusDraft, Version: 1, CreatedAt: now, UpdatedAt: now}
 		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
+			if isUniqueViolation(err) {
+				return httpx.E(CodeServiceExists, v.ID) // a concurrent create won
+			}
 			return fmt.Errorf("insert service %q: %w", v.ID, err)
 		}
-		if err := syncServiceZones(ctx, tx, v.ID, v.Zones); err != nil {
+		if err := s.syncServiceZones(ctx, tx, v.ID, v.Zones, nil); err != nil {
 			return err
 		}
 		if err := s.refreshSearch(ctx, tx, v.ID); err != nil {
@@ -209,11 +237,23 @@ func (s *Store) CreateService(ctx context.Context, actor string, v Service) (Ser
 }
 
 // UpdateService replaces the editable fields and zone links of the service
-// v.ID. v.Version is the version the caller read.
+// v.ID. v.Version is the version the caller read. The version of each zone
+// the service joins or leaves goes up by one.
 func (s *Store) UpdateService(ctx context.Context, actor string, v Service) (Service, error) {
 	var out Service
 	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
-		old, err := loadRow[serviceRow](ctx, tx, serviceKind, v.ID)
+		// Lock the zones whose lists may change before the service row, the
+		// order every writer uses. Every link change also bumps the
+		// service's version, so once the version check below passes under
+		// the lock, the links read here are still current.
+		current, err := linkedZones(ctx, tx, v.ID)
+		if err != nil {
+			return err
+		}
+		if err := lockRows(ctx, tx, (*zoneRow)(nil), append(current, v.Zones...)); err != nil {
+			return fmt.Errorf("lock zones of service %q: %w", v.ID, err)
+		}
+		old, err := lockRow[serviceRow](ctx, tx, serviceKind, v.ID)
 		if err != nil {
 			return err
 		}
@@ -235,7 +275,7 @@ func (s *Store) UpdateService(ctx context.Context, actor string, v Service) (Ser
 		if err := updateRow[serviceRow](ctx, tx, r, old.Version); err != nil {
 			return err
 		}
-		if err := syncServiceZones(ctx, tx, v.ID, v.Zones); err != nil {
+		if err := s.syncServiceZones(ctx, tx, v.ID, v.Zones, nil); err != nil {
 			return err
 		}
 		if err := s.refreshSearch(ctx, tx, v.ID); err != nil {
@@ -252,17 +292,29 @@ func (s *Store) UpdateService(ctx context.Context, actor string, v Service) (Ser
 	return out, err
 }
 
+// linkedZones returns the ids of the zones the service is attached to.
+func linkedZones(ctx context.Context, db bun.IDB, serviceID string) ([]string, error) {
+	var zones []string
+	err := db.NewSelect().Model((*linkRow)(nil)).Column("zone_id").Where("service_id = ?", serviceID).Scan(ctx, &zones)
+	if err != nil {
+		return nil, fmt.Errorf("list zones of service %q: %w", serviceID, err)
+	}
+	return zones, nil
+}
+
 // syncServiceZones makes the service's links match zones: links to other
 // zones are removed, and the service goes last in each newly listed zone.
-// Existing links keep their position.
-func syncServiceZones(ctx context.Context, tx bun.Tx, serviceID string, zones []string) error {
-	var current []string
-	err := tx.NewSelect().Model((*linkRow)(nil)).Column("zone_id").Where("service_id = ?", serviceID).Scan(ctx, &current)
+// Existing links keep their position. The version of every zone whose list
+// changed goes up by one, except for the zones in fresh, which the caller
+// inserted in this transaction. The caller must hold the locks of the zones
+// concerned, so that two services never take the same position.
+func (s *Store) syncServiceZones(ctx context.Context, tx bun.Tx, serviceID string, zones []string, fresh map[string]bool) error {
+	current, err := linkedZones(ctx, tx, serviceID)
 	if err != nil {
-		return fmt.Errorf("list zones of service %q: %w", serviceID, err)
+		return err
 	}
 
-	var removed []string
+	var removed, changed []string
 	for _, z := range current {
 		if !slices.Contains(zones, z) {
 			removed = append(removed, z)
@@ -275,6 +327,7 @@ func syncServiceZones(ctx context.Context, tx bun.Tx, serviceID string, zones []
 			return fmt.Errorf("unlink service %q: %w", serviceID, err)
 		}
 	}
+	changed = append(changed, removed...)
 
 	for _, z := range zones {
 		if slices.Contains(current, z) {
@@ -289,6 +342,12 @@ func syncServiceZones(ctx context.Context, tx bun.Tx, serviceID string, zones []
 		if err := insertLink(ctx, tx, z, serviceID, last+1); err != nil {
 			return err
 		}
+		changed = append(changed, z)
+	}
+
+	changed = slices.DeleteFunc(changed, func(z string) bool { return fresh[z] })
+	if err := s.bumpVersions(ctx, tx, (*zoneRow)(nil), changed); err != nil {
+		return fmt.Errorf("bump zones of service %q: %w", serviceID, err)
 	}
 	return nil
 }

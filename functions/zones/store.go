@@ -4,12 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/jingtong/backend/shared/httpx"
+	"github.com/jingtong/backend/shared/store"
 )
 
 // Store reads and writes the zones catalogue on SQLite or PostgreSQL.
@@ -17,6 +22,15 @@ import (
 // Every write runs in one transaction together with its operation-log
 // entries, so a failed write changes nothing. Updates carry the version the
 // caller read and fail with VERSION_CONFLICT when the row has moved on.
+//
+// SQLite write transactions take the write lock at BEGIN, so they run one
+// at a time. On PostgreSQL, writes that number rows from MAX() (page
+// versions, link positions) or change a zone's service list first lock the
+// rows they depend on with SELECT ... FOR NO KEY UPDATE, zones before
+// services. A create that loses a race to insert an id gets the
+// ALREADY_EXISTS code of its entity. A transaction that PostgreSQL aborts
+// as a deadlock or a serialization failure runs again, at most
+// maxWriteAttempts times in all.
 type Store struct {
 	db  *bun.DB
 	now func() time.Time
@@ -45,17 +59,29 @@ func (s *Store) timestamp() time.Time {
 	return s.now().UTC().Truncate(time.Microsecond)
 }
 
+// maxWriteAttempts bounds how often write runs a transaction that
+// PostgreSQL aborted as a deadlock or a serialization failure.
+const maxWriteAttempts = 3
+
 // write runs fn in a transaction and calls onCommit once it has committed.
+// fn may run more than once, so it must keep all its state in the
+// transaction and in variables it assigns afresh on every run.
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if err := fn(ctx, tx); err != nil {
-			return err
+	var err error
+	for range maxWriteAttempts {
+		err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			if err := fn(ctx, tx); err != nil {
+				return err
+			}
+			if s.beforeCommit != nil {
+				return s.beforeCommit(ctx, tx)
+			}
+			return nil
+		})
+		if !isRetryable(err) {
+			break
 		}
-		if s.beforeCommit != nil {
-			return s.beforeCommit(ctx, tx)
-		}
-		return nil
-	})
+	}
 	if err != nil {
 		return err
 	}
@@ -63,6 +89,61 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx bun.T
 		s.onCommit()
 	}
 	return nil
+}
+
+// PostgreSQL error codes (SQLSTATE) that the store handles.
+const (
+	pgUniqueViolation      = "23505"
+	pgSerializationFailure = "40001"
+	pgDeadlockDetected     = "40P01"
+)
+
+// isRetryable reports whether err is a PostgreSQL deadlock or serialization
+// failure, after which running the whole transaction again may succeed.
+func isRetryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == pgDeadlockDetected || pgErr.Code == pgSerializationFailure)
+}
+
+// isUniqueViolation reports whether err is a primary key or unique
+// constraint violation on PostgreSQL or SQLite.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == pgUniqueViolation
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		return liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	}
+	return false
+}
+
+// lockRows locks the rows of model's table with the given ids, in id order,
+// until tx ends. It is a no-op on SQLite, whose write transactions already
+// exclude each other. FOR NO KEY UPDATE leaves inserts that reference the
+// rows, which take FOR KEY SHARE, free to run.
+func lockRows(ctx context.Context, tx bun.Tx, model any, ids []string) error {
+	if len(ids) == 0 || !store.IsPostgres(tx) {
+		return nil
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	var locked []string
+	return tx.NewSelect().Model(model).Column("id").Where("id IN (?)", bun.List(slices.Compact(ids))).
+		OrderExpr("id").For("NO KEY UPDATE").Scan(ctx, &locked)
+}
+
+// bumpVersions adds one to the version of the rows of model's table with
+// the given ids and sets their updated_at, so that writers holding an older
+// version get VERSION_CONFLICT.
+func (s *Store) bumpVersions(ctx context.Context, tx bun.Tx, model any, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := tx.NewUpdate().Model(model).Set("version = version + 1").Set("updated_at = ?", s.timestamp()).
+		Where("id IN (?)", bun.List(ids)).Exec(ctx)
+	return err
 }
 
 // Paging selects one page of a list query. Number counts from 1.

@@ -267,13 +267,14 @@ func TestStoreServiceLinks(t *testing.T) {
 			t.Fatalf("details = %+v, want /zones/1 not_found", e.Details)
 		}
 
-		z, err := s.SetZoneServices(ctx, "alice", "zone-a", 1, []string{"svc-3", "svc-1"})
+		// Each of the three services attached bumped the zone: version 4.
+		z, err := s.SetZoneServices(ctx, "alice", "zone-a", 4, []string{"svc-3", "svc-1"})
 		if err != nil {
 			t.Fatalf("reorder: %v", err)
 		}
 		ids, _ = s.ZoneServiceIDs(ctx, "zone-a")
-		if want := []string{"svc-3", "svc-1"}; !slices.Equal(ids, want) || z.Version != 2 {
-			t.Fatalf("after reorder services = %v, version %d; want %v, 2", ids, z.Version, want)
+		if want := []string{"svc-3", "svc-1"}; !slices.Equal(ids, want) || z.Version != 5 {
+			t.Fatalf("after reorder services = %v, version %d; want %v, 5", ids, z.Version, want)
 		}
 
 		svc, _ := s.GetService(ctx, "svc-2", false)
@@ -307,7 +308,8 @@ func TestStoreDeleteInUse(t *testing.T) {
 			t.Fatalf("create item: %v", err)
 		}
 
-		expectCode(t, s.DeleteZone(ctx, "alice", "zone-a", 1), CodeZoneInUse)
+		// Attaching svc-1 bumped zone-a to version 2.
+		expectCode(t, s.DeleteZone(ctx, "alice", "zone-a", 2), CodeZoneInUse)
 		expectCode(t, s.DeleteService(ctx, "alice", "svc-1", 1), CodeServiceInUse)
 
 		if err := s.DeleteItem(ctx, "alice", "item-a", 1); err != nil {
@@ -316,7 +318,8 @@ func TestStoreDeleteInUse(t *testing.T) {
 		if err := s.DeleteService(ctx, "alice", "svc-1", 1); err != nil {
 			t.Fatalf("delete service: %v", err)
 		}
-		if err := s.DeleteZone(ctx, "alice", "zone-a", 1); err != nil {
+		// Deleting svc-1 removed it from zone-a's list: version 3.
+		if err := s.DeleteZone(ctx, "alice", "zone-a", 3); err != nil {
 			t.Fatalf("delete zone: %v", err)
 		}
 		for _, table := range []string{"zone_service_links", "zone_service_search", "zone_item_services"} {
@@ -415,34 +418,39 @@ func TestStorePageVersions(t *testing.T) {
 		if err != nil || d.Version != 1 {
 			t.Fatalf("first save = version %d (%v), want 1", d.Version, err)
 		}
-		if _, err := s.PublishPage(ctx, "alice", "zone-a", 1); err != nil {
-			t.Fatalf("publish 1: %v", err)
+		v1, err := s.PublishPage(ctx, "alice", "zone-a", 1)
+		if err != nil || v1.Version != 1 || v1.DraftVersion != 2 {
+			t.Fatalf("publish 1 = %+v (%v), want version 1 with draft version 2", v1, err)
 		}
-		if d, err = s.SavePageDraft(ctx, "alice", "zone-a", docV2, 1); err != nil || d.PublishedVersion != 1 {
-			t.Fatalf("second save = %+v (%v), want published version 1", d, err)
+		_, err = s.SavePageDraft(ctx, "alice", "zone-a", docV2, 1)
+		expectCode(t, err, httpx.CodeVersionConflict)
+		if d, err = s.SavePageDraft(ctx, "alice", "zone-a", docV2, 2); err != nil || d.PublishedVersion != 1 || d.Version != 3 {
+			t.Fatalf("second save = %+v (%v), want draft version 3, published version 1", d, err)
 		}
 		_, err = s.PublishPage(ctx, "alice", "zone-a", 1)
 		expectCode(t, err, httpx.CodeVersionConflict)
-		if _, err := s.PublishPage(ctx, "alice", "zone-a", 2); err != nil {
+		if _, err := s.PublishPage(ctx, "alice", "zone-a", 3); err != nil {
 			t.Fatalf("publish 2: %v", err)
 		}
 
-		_, err = s.RollbackPage(ctx, "alice", "zone-a", 9)
+		_, err = s.RollbackPage(ctx, "alice", "zone-a", 4, 9)
 		expectCode(t, err, CodePageVersionNotFound)
-		v3, err := s.RollbackPage(ctx, "bob", "zone-a", 1)
+		_, err = s.RollbackPage(ctx, "alice", "zone-a", 3, 1)
+		expectCode(t, err, httpx.CodeVersionConflict)
+		v3, err := s.RollbackPage(ctx, "bob", "zone-a", 4, 1)
 		if err != nil {
 			t.Fatalf("rollback: %v", err)
 		}
-		if v3.Version != 3 || v3.SourceVersion != 1 || v3.PublishedBy != "bob" {
-			t.Fatalf("rollback version = %+v, want version 3 from 1 by bob", v3)
+		if v3.Version != 3 || v3.SourceVersion != 1 || v3.PublishedBy != "bob" || v3.DraftVersion != 5 {
+			t.Fatalf("rollback version = %+v, want version 3 from 1 by bob, draft version 5", v3)
 		}
 		live, _ := s.LivePage(ctx, "zone-a")
 		if string(live.Document) != string(docV1) {
 			t.Fatalf("live document = %s, want version 1's", live.Document)
 		}
 		draft, _ := s.GetPageDraft(ctx, "zone-a")
-		if string(draft.Document) != string(docV1) || draft.Version != 3 {
-			t.Fatalf("draft after rollback = version %d %s, want version 3 with version 1's document", draft.Version, draft.Document)
+		if string(draft.Document) != string(docV1) || draft.Version != 5 {
+			t.Fatalf("draft after rollback = version %d %s, want version 5 with version 1's document", draft.Version, draft.Document)
 		}
 
 		list, total, err := s.ListPageVersions(ctx, "zone-a", Paging{Number: 1, Size: 10})

@@ -32,7 +32,8 @@ func validateTemplate(t Template) error {
 func problemDetails(base string, problems []page.Problem) []httpx.Detail {
 	out := make([]httpx.Detail, len(problems))
 	for i, p := range problems {
-		out[i] = httpx.Detail{Path: base + p.Path, Reason: string(p.Code), ZH: p.Message.ZH, EN: p.Message.EN}
+		p = p.WithBase(base)
+		out[i] = httpx.Detail{Path: p.Path, Reason: string(p.Code), ZH: p.Message.ZH, EN: p.Message.EN}
 	}
 	return out
 }

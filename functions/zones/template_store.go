@@ -123,6 +123,9 @@ func (s *Store) CreateTemplate(ctx context.Context, actor string, t Template) (T
 		now := s.timestamp()
 		r.rowMeta = rowMeta{Status: StatusDraft, Version: 1, CreatedAt: now, UpdatedAt: now}
 		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
+			if isUniqueViolation(err) {
+				return httpx.E(CodeTemplateExists, t.ID) // a concurrent create won
+			}
 			return fmt.Errorf("insert template %q: %w", t.ID, err)
 		}
 		return s.logOp(ctx, tx, actor, ActionCreate, EntityTemplate, t.ID, nil, r.template())

@@ -51,6 +51,24 @@ func (c *checker) err() error {
 	return httpx.E(httpx.CodeInvalidRequest).WithDetails(c.details...)
 }
 
+// mergeProblems combines INVALID_REQUEST errors into one that lists the
+// details of all of them. It returns nil when every error is nil, and the
+// first error of another code as it is.
+func mergeProblems(errs ...error) error {
+	var c checker
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var e *httpx.Error
+		if !errors.As(err, &e) || e.Code.ID != httpx.CodeInvalidRequest.ID {
+			return err
+		}
+		c.details = append(c.details, e.Details...)
+	}
+	return c.err()
+}
+
 // slug checks an entity id.
 func (c *checker) slug(path, v string) {
 	if v == "" {

@@ -28,6 +28,7 @@ func (s *server) handleListZones(w http.ResponseWriter, r *http.Request) {
 		Status:  StatusPublished,
 	}
 	p := q.paging()
+	lang := q.lang(r)
 	if err := q.err(); err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return
@@ -39,7 +40,6 @@ func (s *server) handleListZones(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	lang := httpx.Lang(r)
 	views := make([]zoneView, len(list))
 	for i, z := range list {
 		views[i] = newZoneView(z, lang)
@@ -56,28 +56,40 @@ type zoneResponse struct {
 }
 
 func (s *server) handleGetZone(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r)
+	lang := q.lang(r)
+	if err := q.err(); err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
 	z, err := s.store.GetZone(r.Context(), r.PathValue("id"), true)
 	if err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
-	lang := httpx.Lang(r)
 	s.writeCacheable(w, r, zoneResponse{zoneView: newZoneView(z, lang), Lang: lang})
 }
 
 // handleZoneServices returns the published services of a published zone in
-// display order, limited to one channel when ?channel is set.
+// display order, limited to one channel when ?channel is set. A zone that
+// is not available on that channel is not found, as on the page route.
 func (s *server) handleZoneServices(w http.ResponseWriter, r *http.Request) {
 	q := newQuery(r)
 	ch := q.channel()
+	lang := q.lang(r)
 	if err := q.err(); err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
 
 	id := r.PathValue("id")
-	if _, err := s.store.GetZone(r.Context(), id, true); err != nil {
+	z, err := s.store.GetZone(r.Context(), id, true)
+	if err != nil {
 		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	if !availableOn(z.Channels, ch) {
+		httpx.WriteError(w, r, s.logger, httpx.E(CodeZoneNotFound, id))
 		return
 	}
 	list, err := s.store.ZoneServices(r.Context(), id, ch, true)
@@ -86,7 +98,6 @@ func (s *server) handleZoneServices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	lang := httpx.Lang(r)
 	resp := newList(newServiceViews(list, lang), Paging{Number: 1, Size: len(list)}, len(list))
 	resp.Lang = lang
 	s.writeCacheable(w, r, resp)

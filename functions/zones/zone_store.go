@@ -3,6 +3,7 @@ package zones
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/uptrace/bun"
 
@@ -64,6 +65,24 @@ var zoneKind = &entityKind[zoneRow]{
 		}
 		return nil
 	},
+	// Deleting a zone detaches its services, which changes their zone
+	// lists and their search terms.
+	onDelete: func(ctx context.Context, s *Store, tx bun.Tx, r *zoneRow) error {
+		ids, err := zoneServiceIDs(ctx, tx, r.ID)
+		if err != nil {
+			return err
+		}
+		if err := lockRows(ctx, tx, (*serviceRow)(nil), ids); err != nil {
+			return fmt.Errorf("lock services of zone %q: %w", r.ID, err)
+		}
+		if _, err := tx.NewDelete().Model((*linkRow)(nil)).Where("zone_id = ?", r.ID).Exec(ctx); err != nil {
+			return fmt.Errorf("unlink services of zone %q: %w", r.ID, err)
+		}
+		if err := s.bumpVersions(ctx, tx, (*serviceRow)(nil), ids); err != nil {
+			return fmt.Errorf("bump services of zone %q: %w", r.ID, err)
+		}
+		return s.refreshSearch(ctx, tx, ids...)
+	},
 }
 
 // ZoneFilter selects zones. Empty fields match everything.
@@ -123,6 +142,9 @@ func (s *Store) CreateZone(ctx context.Context, actor string, z Zone) (Zone, err
 		now := s.timestamp()
 		r.rowMeta = rowMeta{Status: StatusDraft, Version: 1, CreatedAt: now, UpdatedAt: now}
 		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
+			if isUniqueViolation(err) {
+				return httpx.E(CodeZoneExists, z.ID) // a concurrent create won
+			}
 			return fmt.Errorf("insert zone %q: %w", z.ID, err)
 		}
 		return s.logOp(ctx, tx, actor, ActionCreate, EntityZone, z.ID, nil, r.zone())
@@ -138,7 +160,7 @@ func (s *Store) CreateZone(ctx context.Context, actor string, z Zone) (Zone, err
 func (s *Store) UpdateZone(ctx context.Context, actor string, z Zone) (Zone, error) {
 	var out Zone
 	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
-		old, err := loadRow[zoneRow](ctx, tx, zoneKind, z.ID)
+		old, err := lockRow[zoneRow](ctx, tx, zoneKind, z.ID)
 		if err != nil {
 			return err
 		}
@@ -198,12 +220,13 @@ func zoneServiceIDs(ctx context.Context, db bun.IDB, zoneID string) ([]string, e
 }
 
 // SetZoneServices replaces the services attached to the zone with ids, in
-// that display order. version is the zone version the caller read; the zone
-// version goes up by one.
+// that display order. version is the zone version the caller read. The
+// zone version goes up by one. So does the version of every service that
+// the call attaches or detaches, because its zone list changes.
 func (s *Store) SetZoneServices(ctx context.Context, actor, zoneID string, version int64, ids []string) (Zone, error) {
 	var out Zone
 	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
-		z, err := loadRow[zoneRow](ctx, tx, zoneKind, zoneID)
+		z, err := lockRow[zoneRow](ctx, tx, zoneKind, zoneID)
 		if err != nil {
 			return err
 		}
@@ -218,6 +241,11 @@ func (s *Store) SetZoneServices(ctx context.Context, actor, zoneID string, versi
 		if err != nil {
 			return err
 		}
+		changed := symmetricDifference(before, ids)
+		if err := lockRows(ctx, tx, (*serviceRow)(nil), changed); err != nil {
+			return fmt.Errorf("lock services of zone %q: %w", zoneID, err)
+		}
+
 		if _, err := tx.NewDelete().Model((*linkRow)(nil)).Where("zone_id = ?", zoneID).Exec(ctx); err != nil {
 			return fmt.Errorf("unlink services of zone %q: %w", zoneID, err)
 		}
@@ -226,13 +254,18 @@ func (s *Store) SetZoneServices(ctx context.Context, actor, zoneID string, versi
 				return err
 			}
 		}
+		if err := s.bumpVersions(ctx, tx, (*serviceRow)(nil), changed); err != nil {
+			return fmt.Errorf("bump services of zone %q: %w", zoneID, err)
+		}
 
 		z.Version++
 		z.UpdatedAt = s.timestamp()
 		if err := updateRow[zoneRow](ctx, tx, z, version); err != nil {
 			return err
 		}
-		if err := s.refreshSearch(ctx, tx, append(before, ids...)...); err != nil {
+		// A reorder changes no search row: zone names are terms, positions
+		// are not.
+		if err := s.refreshSearch(ctx, tx, changed...); err != nil {
 			return err
 		}
 		out = z.zone()
@@ -243,13 +276,32 @@ func (s *Store) SetZoneServices(ctx context.Context, actor, zoneID string, versi
 }
 
 // refreshZoneServices refreshes the search rows of every service attached
-// to the zone.
+// to the zone, whose lock the caller holds.
 func (s *Store) refreshZoneServices(ctx context.Context, tx bun.Tx, zoneID string) error {
 	ids, err := zoneServiceIDs(ctx, tx, zoneID)
 	if err != nil {
 		return err
 	}
+	if err := lockRows(ctx, tx, (*serviceRow)(nil), ids); err != nil {
+		return fmt.Errorf("lock services of zone %q: %w", zoneID, err)
+	}
 	return s.refreshSearch(ctx, tx, ids...)
+}
+
+// symmetricDifference returns the ids in exactly one of a and b.
+func symmetricDifference(a, b []string) []string {
+	var out []string
+	for _, id := range a {
+		if !slices.Contains(b, id) {
+			out = append(out, id)
+		}
+	}
+	for _, id := range b {
+		if !slices.Contains(a, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func insertLink(ctx context.Context, tx bun.Tx, zoneID, serviceID string, position int) error {

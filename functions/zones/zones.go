@@ -7,8 +7,10 @@
 // Public reads need no identity and return published content only, with
 // every text in the request's language: Chinese by default, English for
 // Accept-Language: en or ?lang=en, falling back to Chinese where no English
-// text exists. Admin routes under /admin/ need the operator token and work
-// on the bilingual records, drafts included. openapi.json describes every
+// text exists. Admin routes under /admin/ need an operator and work on the
+// bilingual records, drafts included. An operator is a caller with the
+// operator token, or a user with the operator role in identity headers
+// that the gateway signed (see auth.Middleware). openapi.json describes every
 // route.
 //
 // The rendered page of a zone is served from memory; see pageCache.
@@ -19,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jingtong/backend/functions/zones/seed"
@@ -66,9 +70,23 @@ func build(ctx context.Context, env *fn.Env) (*server, *fn.Function, error) {
 	st.onCommit = srv.cache.invalidate
 
 	token := loadOperatorToken(cfg.OperatorTokenFile, logger)
+	identitySecret, platformSecret, err := loadSecrets(env.Lookup)
+	if err != nil {
+		return nil, nil, err
+	}
+	identify, err := auth.Middleware(auth.Options{
+		OperatorToken:  token,
+		IdentitySecret: identitySecret,
+		PlatformSecret: platformSecret,
+		Now:            now,
+		Logger:         logger,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("zones: %w", err)
+	}
 	f := &fn.Function{
 		Name:    Name,
-		Handler: srv.handler(auth.NewTokenVerifier(token)),
+		Handler: srv.logReady(srv.handler(identify), token != "", len(identitySecret) > 0),
 		// Every service write refreshes its search row. The nightly rebuild
 		// repairs rows after a change to the pinyin library or to the
 		// indexing rules.
@@ -94,9 +112,22 @@ func build(ctx context.Context, env *fn.Env) (*server, *fn.Function, error) {
 			"items", res.Items, "templates", res.Templates, "pages", res.Pages)
 	}
 
-	logger.Info("zones function ready", "cache_ttl", cfg.CacheTTL, "max_body", cfg.MaxBody,
-		"seed", cfg.Seed, "operator_token", token != "")
 	return srv, f, nil
+}
+
+// logReady wraps the function's handler so that the first request logs
+// "zones function ready" with a summary of the configuration. The builder
+// cannot log it: hosts also build the function to run `zones migrate`,
+// which serves nothing.
+func (s *server) logReady(next http.Handler, operatorToken, identityHeaders bool) http.Handler {
+	ready := sync.OnceFunc(func() {
+		s.logger.Info("zones function ready", "cache_ttl", s.cfg.CacheTTL.String(), "max_body", s.cfg.MaxBody,
+			"seed", s.cfg.Seed, "operator_token", operatorToken, "identity_headers", identityHeaders)
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ready()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // loadOperatorToken reads the operator token file. When the file is not

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -195,6 +196,25 @@ var (
 	identityHeaders = []string{IdentityHeader, IdentityTimeHeader, IdentitySignatureHeader}
 	platformHeaders = []string{PlatformTimeHeader, PlatformSignatureHeader}
 )
+
+// credentialHeaders lists, in canonical form, every header that can carry a
+// credential: the signed identity, the platform token and Authorization.
+var credentialHeaders = func() []string {
+	var names []string
+	for _, n := range append(append([]string{"Authorization"}, identityHeaders...), platformHeaders...) {
+		names = append(names, textproto.CanonicalMIMEHeaderKey(n))
+	}
+	return names
+}()
+
+func hasCredentialHeaders(h http.Header) bool {
+	for _, name := range credentialHeaders {
+		if _, ok := h[name]; ok {
+			return true
+		}
+	}
+	return false
+}
 
 func stripHeaders(h http.Header) {
 	for _, name := range identityHeaders {

@@ -1,19 +1,24 @@
 package httpx_test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jingtong/backend/shared/httpx"
 )
@@ -294,8 +299,15 @@ func TestDecodeJSON_requests(t *testing.T) {
 		{name: "oversized chunked body gives 413", contentType: "application/json", body: overLimit, chunked: true, wantStatus: 413, wantCode: "BODY_TOO_LARGE", wantText: "64 bytes"},
 		{name: "syntax error gives 400", contentType: "application/json", body: `{"name" "x"}`, wantStatus: 400, wantCode: "INVALID_JSON", wantText: "syntax error at byte"},
 		{name: "truncated body gives 400", contentType: "application/json", body: `{"name":`, wantStatus: 400, wantCode: "INVALID_JSON", wantText: "truncated body"},
-		{name: "unknown field gives 400", contentType: "application/json", body: `{"title":"x"}`, wantStatus: 400, wantCode: "INVALID_JSON", wantText: `"title"`},
-		{name: "wrong type gives 400", contentType: "application/json", body: `{"floors":"3"}`, wantStatus: 400, wantCode: "INVALID_JSON", wantText: `field "floors" must be int`},
+		{name: "unknown field gives 400", contentType: "application/json", body: `{"title":"x"}`, wantStatus: 400, wantCode: "INVALID_REQUEST", wantText: "fix the fields listed in details"},
+		{name: "wrong type gives 400", contentType: "application/json", body: `{"floors":"3"}`, wantStatus: 400, wantCode: "INVALID_REQUEST", wantText: "fix the fields listed in details"},
+		{name: "upper-case charset accepted", contentType: "application/json; charset=UTF-8", body: `{"name":"x"}`},
+		{name: "quoted charset accepted", contentType: `application/json; charset="utf-8"`, body: `{"name":"x"}`},
+		{name: "UTF-16 charset gives 415", contentType: "application/json; charset=utf-16", body: `{"name":"x"}`, wantStatus: 415, wantCode: "UNSUPPORTED_MEDIA_TYPE", wantText: "charset=utf-16"},
+		{name: "GBK charset gives 415", contentType: "application/json; charset=GBK", body: `{"name":"x"}`, wantStatus: 415, wantCode: "UNSUPPORTED_MEDIA_TYPE", wantText: "charset=GBK"},
+		{name: "invalid UTF-8 gives 400", contentType: "application/json", body: "{\"name\":\"\xd6\xd0\"}", wantStatus: 400, wantCode: "INVALID_JSON", wantText: "not valid UTF-8"},
+		{name: "GBK bytes give 400", contentType: "application/json", body: "{\"name\":\"\xb6\xab\xb3\xc7\"}", wantStatus: 400, wantCode: "INVALID_JSON", wantText: "not valid UTF-8"},
+		{name: "duplicate key gives 400", contentType: "application/json", body: `{"name":"a","name":"b"}`, wantStatus: 400, wantCode: "INVALID_REQUEST", wantText: "fix the fields listed in details"},
 		{name: "second value gives 400", contentType: "application/json", body: `{"name":"x"} {"name":"y"}`, wantStatus: 400, wantCode: "INVALID_JSON", wantText: "trailing data"},
 		{name: "extra closing brace gives 400", contentType: "application/json", body: `{"name":"x"}}`, wantStatus: 400, wantCode: "INVALID_JSON", wantText: "trailing data"},
 		{name: "extra closing bracket gives 400", contentType: "application/json", body: `{"name":"x"}]`, wantStatus: 400, wantCode: "INVALID_JSON", wantText: "trailing data"},
@@ -437,6 +449,267 @@ func TestDecodeJSON_chunkedOverServer(t *testing.T) {
 	}
 }
 
+// roomRequest is a request body with nested objects, arrays and types that
+// decode themselves, for the detail paths of DecodeJSON errors.
+type roomRequest struct {
+	Name   localised       `json:"name"`
+	Rooms  []room          `json:"rooms"`
+	Opens  time.Time       `json:"opens"`
+	Extra  json.RawMessage `json:"extra"`
+	Any    any             `json:"any"`
+	Small  int8            `json:"small"`
+	Count  uint            `json:"count"`
+	Quoted int             `json:"quoted,string"`
+	Ratio  float32
+	Photo  []byte     `json:"photo"`
+	Owner  *localised `json:"owner"`
+}
+
+type localised struct {
+	ZH string `json:"zh"`
+	EN string `json:"en"`
+}
+
+type room struct {
+	Floor int      `json:"floor"`
+	Tags  []string `json:"tags"`
+}
+
+func TestDecodeJSON_details(t *testing.T) {
+	t.Parallel()
+
+	type detail struct{ path, reason, text string }
+	tests := []struct {
+		name string
+		body string
+		want []detail // the details in order; text is part of the English message
+	}{
+		{name: "unknown nested field", body: `{"name":{"zh":"东城","fr":"x"}}`,
+			want: []detail{{"/name/fr", "unknown_field", `field "fr" is not allowed here`}}},
+		{name: "wrong type inside array", body: `{"rooms":[{"floor":1},{"floor":"2"}]}`,
+			want: []detail{{"/rooms/1/floor", "invalid_type", "must be an integer"}}},
+		{name: "every problem listed in order", body: `{"colour":"red","name":"东城","rooms":[{"tags":[1]}]}`,
+			want: []detail{
+				{"/colour", "unknown_field", `field "colour"`},
+				{"/name", "invalid_type", "must be an object"},
+				{"/rooms/0/tags/0", "invalid_type", "must be a string"},
+			}},
+		{name: "duplicate top-level key", body: `{"small":1,"small":2}`,
+			want: []detail{{"/small", "duplicate_key", `key "small" appears more than once`}}},
+		{name: "duplicate key inside raw JSON", body: `{"extra":{"doc":{"a":1,"a":2}}}`,
+			want: []detail{{"/extra/doc/a", "duplicate_key", `key "a"`}}},
+		{name: "duplicate key deep in any", body: `{"any":[[{"k":1,"k":1}]]}`,
+			want: []detail{{"/any/0/0/k", "duplicate_key", `key "k"`}}},
+		{name: "duplicate unknown key", body: `{"x":1,"x":2}`,
+			want: []detail{{"/x", "unknown_field", `"x"`}, {"/x", "duplicate_key", `"x"`}, {"/x", "unknown_field", `"x"`}}},
+		{name: "small integer overflows", body: `{"small":300}`,
+			want: []detail{{"/small", "invalid_type", "must be an integer from -128 to 127"}}},
+		{name: "fraction for an integer", body: `{"small":1.5}`,
+			want: []detail{{"/small", "invalid_type", "must be an integer"}}},
+		{name: "negative unsigned integer", body: `{"count":-1}`,
+			want: []detail{{"/count", "invalid_type", "must be an integer"}}},
+		{name: "float out of range", body: `{"ratio":1e400}`,
+			want: []detail{{"/ratio", "invalid_type", "out of range"}}},
+		{name: "malformed time", body: `{"opens":"tomorrow"}`,
+			want: []detail{{"/opens", "invalid_format", "RFC 3339"}}},
+		{name: "number for a time", body: `{"opens":20270122}`,
+			want: []detail{{"/opens", "invalid_format", "RFC 3339"}}},
+		{name: "quoted integer not a number", body: `{"quoted":"x"}`,
+			want: []detail{{"/quoted", "invalid_type", "must be an integer"}}},
+		{name: "bytes not base64", body: `{"photo":"!!"}`,
+			want: []detail{{"/photo", "invalid_format", "base64"}}},
+		{name: "bool for a pointer to object", body: `{"owner":true}`,
+			want: []detail{{"/owner", "invalid_type", "must be an object"}}},
+		{name: "pointer tokens escaped", body: `{"a/b~c":1}`,
+			want: []detail{{"/a~1b~0c", "unknown_field", `"a/b~c"`}}},
+		{name: "array for the body", body: `[1]`,
+			want: []detail{{"", "invalid_type", "must be an object"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := httpx.DecodeJSON(newBodyRequest(t, "application/json", tt.body, false), new(roomRequest), 0)
+			e := httpx.AsError(err)
+			if e.Code.ID != "INVALID_REQUEST" {
+				t.Fatalf("DecodeJSON(%s) = %v, want INVALID_REQUEST", tt.body, err)
+			}
+			if len(e.Details) != len(tt.want) {
+				t.Fatalf("details = %+v, want %d", e.Details, len(tt.want))
+			}
+			for i, w := range tt.want {
+				d := e.Details[i]
+				if d.Path != w.path || d.Reason != w.reason {
+					t.Errorf("detail %d = %s %s, want %s %s", i, d.Path, d.Reason, w.path, w.reason)
+				}
+				if !strings.Contains(d.EN, w.text) {
+					t.Errorf("detail %d English message = %q, want it to contain %q", i, d.EN, w.text)
+				}
+				if d.ZH == "" || d.ZH == d.EN {
+					t.Errorf("detail %d Chinese message = %q, want a Chinese text", i, d.ZH)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeJSON_acceptsWhatDecodeAccepts(t *testing.T) {
+	t.Parallel()
+
+	body := `{"NAME":{"zh":"东城"},"rooms":[{"floor":-3,"tags":null}],"opens":"2027-01-22T00:00:00+08:00",
+		"extra":{"any":[1,"x",null]},"any":{"k":[{}]},"small":-128,"count":18446744073709551615,
+		"quoted":"12","Ratio":0.5,"photo":"aGk=","owner":null}`
+	var got roomRequest
+	if err := httpx.DecodeJSON(newBodyRequest(t, "application/json", body, false), &got, 0); err != nil {
+		t.Fatalf("DecodeJSON: %v", err)
+	}
+	if got.Name.ZH != "东城" || got.Rooms[0].Floor != -3 || got.Small != -128 || got.Quoted != 12 || string(got.Photo) != "hi" {
+		t.Errorf("decoded %+v", got)
+	}
+}
+
+func TestDecodeJSON_messagesNameNoGoTypes(t *testing.T) {
+	t.Parallel()
+
+	bodies := []string{
+		`{"small":"x"}`, `{"count":1.5}`, `{"ratio":"x"}`, `{"rooms":{}}`, `{"rooms":[[]]}`,
+		`{"name":[]}`, `{"opens":{}}`, `{"photo":1}`, `{"owner":"x"}`, `{"quoted":true}`, `{"x":1}`,
+	}
+	goNames := []string{"int", "uint", "float", "[]", "map[", "struct", "time.Time", "httpx_test", "roomRequest", "Go "}
+	for _, body := range bodies {
+		r := newBodyRequest(t, "application/json", body, false)
+		r.URL.RawQuery = "lang=en"
+		rec := httptest.NewRecorder()
+		httpx.WriteError(rec, r, nil, httpx.DecodeJSON(r, new(roomRequest), 0))
+
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", body, rec.Code)
+		}
+		out := strings.ReplaceAll(rec.Body.String(), "an integer", "")
+		for _, name := range goNames {
+			if strings.Contains(out, name) {
+				t.Errorf("%s: response %s names the Go type %q", body, rec.Body.String(), name)
+			}
+		}
+	}
+}
+
+func TestDecodeJSON_depth(t *testing.T) {
+	t.Parallel()
+
+	nested := func(levels int) string {
+		// The body object is the first level.
+		return `{"any":` + strings.Repeat("[", levels-1) + strings.Repeat("]", levels-1) + `}`
+	}
+	if err := httpx.DecodeJSON(newBodyRequest(t, "application/json", nested(httpx.MaxJSONDepth), false), new(roomRequest), 0); err != nil {
+		t.Fatalf("DecodeJSON at MaxJSONDepth = %v, want nil", err)
+	}
+
+	err := httpx.DecodeJSON(newBodyRequest(t, "application/json", nested(httpx.MaxJSONDepth+1), false), new(roomRequest), 0)
+	e := httpx.AsError(err)
+	if e.Code.ID != "INVALID_REQUEST" || len(e.Details) != 1 {
+		t.Fatalf("DecodeJSON beyond MaxJSONDepth = %v, want INVALID_REQUEST with one detail", err)
+	}
+	d := e.Details[0]
+	if d.Reason != "too_deep" || d.Path != "/any"+strings.Repeat("/0", httpx.MaxJSONDepth-1) {
+		t.Errorf("detail = %s %s, want too_deep at the innermost array", d.Path, d.Reason)
+	}
+	if want := "nested deeper than 100 levels"; !strings.Contains(d.EN, want) {
+		t.Errorf("message = %q, want it to contain %q", d.EN, want)
+	}
+
+	// A body far deeper than encoding/json's own limit gets the same error.
+	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
+	err = httpx.DecodeJSON(newBodyRequest(t, "application/json", deep, false), new(any), 0)
+	if e := httpx.AsError(err); e.Code.ID != "INVALID_REQUEST" || e.Details[0].Reason != "too_deep" {
+		t.Errorf("DecodeJSON of 20000 levels = %v, want too_deep", err)
+	}
+}
+
+// failingReader returns err after the first read.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+func TestDecodeJSON_readErrors(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name     string
+		err      error
+		wantCode string
+		status   int
+	}{
+		{name: "connection deadline gives 408", err: fmt.Errorf("read tcp: %w", os.ErrDeadlineExceeded), wantCode: "REQUEST_TIMEOUT", status: 408},
+		{name: "context deadline gives 408", err: context.DeadlineExceeded, wantCode: "REQUEST_TIMEOUT", status: 408},
+		{name: "other read error gives 400", err: errors.New("connection reset by peer"), wantCode: "INVALID_JSON", status: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newBodyRequest(t, "application/json", "", true)
+			r.Body = io.NopCloser(&failingReader{data: []byte(`{"name":`), err: tt.err})
+
+			e := httpx.AsError(httpx.DecodeJSON(r, new(zoneRequest), 0))
+			if e.Code.ID != tt.wantCode || e.Code.Status != tt.status {
+				t.Errorf("code = %s %d, want %s %d", e.Code.ID, e.Code.Status, tt.wantCode, tt.status)
+			}
+			if !errors.Is(e, tt.err) {
+				t.Errorf("error %v does not keep the read error as its cause", e)
+			}
+		})
+	}
+}
+
+// TestDecodeJSON_slowBodyOverServer sends half a body and stalls, so the
+// server's read timeout ends the read.
+func TestDecodeJSON_slowBodyOverServer(t *testing.T) {
+	t.Parallel()
+
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteError(w, r, nil, httpx.DecodeJSON(r, new(zoneRequest), 0))
+	}))
+	srv.Config.ReadTimeout = 300 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	req := "POST /?lang=en HTTP/1.1\r\nHost: zones.test\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"name\":"
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("read response: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("status = %d, want 408", resp.StatusCode)
+	}
+	var body errorBody
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("decode body: %v", err)
+	}
+	if body.Error.Code != "REQUEST_TIMEOUT" || !strings.Contains(body.Error.Message, "timed out reading the request body") {
+		t.Errorf("error = %+v, want REQUEST_TIMEOUT", body.Error)
+	}
+}
+
 func FuzzDecodeJSON(f *testing.F) {
 	seeds := []struct {
 		contentType string
@@ -451,6 +724,9 @@ func FuzzDecodeJSON(f *testing.F) {
 		{"application/json", `null`, false},
 		{"application/json", ``, true},
 		{"application/json", "{\"name\":\"\xff\"}", false},
+		{"application/json", `{"name":"x","name":"y"}`, false},
+		{"application/json", `{"tags":[{"a":1}],"floors":1.5}`, false},
+		{"application/json; charset=latin1", `{}`, false},
 		{"text/plain", `{}`, false},
 		{"application/json; charset", `{}`, false},
 		{"", `{}`, false},

@@ -158,7 +158,7 @@ func TestProblemCodesDocumented(t *testing.T) {
 	}
 
 	all := []Code{
-		CodeTooLarge, CodeInvalidJSON, CodeDuplicateKey, CodeTooDeep, CodeTooManyNodes,
+		CodeTooLarge, CodeInvalidJSON, CodeInvalidText, CodeDuplicateKey, CodeTooDeep, CodeTooManyNodes,
 		CodeSchema, CodeInvalidRoot, CodeNestedPage, CodeUnknownComponent, CodeDuplicateID,
 		CodeChildrenNotAllowed, CodeUnknownTemplate, CodeTooManyProblems, CodeInternal,
 	}

@@ -67,12 +67,18 @@
 // # Problem codes
 //
 // Each Problem has an RFC 6901 JSON Pointer into the submitted document, a
-// Code, and a message in Chinese and English:
+// Code, and a message in Chinese and English. A caller that carries the
+// document inside a larger JSON value calls Problem.WithBase to make the
+// pointers, those in messages included, point into that value:
 //
 //   - too_large: the document is over MaxDocumentBytes. Nothing else is
 //     checked.
 //   - invalid_json: not UTF-8, not JSON, or data after the JSON value. The
 //     path is where parsing stopped, and nothing else is checked.
+//   - invalid_text: a string, object keys included, contains a NUL
+//     character (U+0000) or an unpaired UTF-16 surrogate escape such as
+//     \ud800. Neither is a character that a front end can show, and
+//     PostgreSQL cannot store NUL.
 //   - duplicate_key: an object repeats a key. JSON parsers disagree on
 //     which value wins, so the page would be ambiguous.
 //   - too_deep: JSON nesting over MaxJSONDepth (parsing stops) or a node

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -31,7 +32,7 @@ func decodeJSON(data []byte, ps *problems) (v any, ok bool) {
 		return nil, false
 	}
 
-	d := &decoder{dec: json.NewDecoder(bytes.NewReader(data)), ps: ps}
+	d := &decoder{dec: json.NewDecoder(bytes.NewReader(data)), data: data, ps: ps}
 	d.dec.UseNumber()
 
 	v, err := d.value(0)
@@ -50,6 +51,7 @@ func decodeJSON(data []byte, ps *problems) (v any, ok bool) {
 
 type decoder struct {
 	dec  *json.Decoder
+	data []byte // the input of dec
 	ps   *problems
 	path []string // reference tokens of the value being read
 }
@@ -58,9 +60,15 @@ type decoder struct {
 var errTooDeep = errors.New("too deep")
 
 func (d *decoder) value(depth int) (any, error) {
+	start := d.dec.InputOffset()
+
 	tok, err := d.dec.Token()
 	if err != nil {
 		return nil, err
+	}
+
+	if s, isString := tok.(string); isString {
+		d.checkText(s, start)
 	}
 
 	delim, isDelim := tok.(json.Delim)
@@ -83,6 +91,8 @@ func (d *decoder) object(depth int) (any, error) {
 	obj := map[string]any{}
 
 	for d.dec.More() {
+		start := d.dec.InputOffset()
+
 		tok, err := d.dec.Token()
 		if err != nil {
 			return nil, err
@@ -90,6 +100,7 @@ func (d *decoder) object(depth int) (any, error) {
 
 		key, _ := tok.(string) // json.Decoder only yields string keys here
 		d.path = append(d.path, key)
+		d.checkText(key, start)
 
 		v, err := d.value(depth)
 		if err != nil {
@@ -129,6 +140,74 @@ func (d *decoder) array(depth int) (any, error) {
 	_, err := d.dec.Token() // the closing ']'
 
 	return arr, err
+}
+
+// checkText reports a string token s that contains a NUL character or that
+// came from an unpaired UTF-16 surrogate escape such as \ud800, which
+// encoding/json silently replaces with U+FFFD. PostgreSQL text cannot hold
+// NUL, and neither is a character any front end can show. start is the
+// input offset before the token. The input from there to the decoder's
+// offset is the token's source text, after separators that hold no
+// backslash.
+func (d *decoder) checkText(s string, start int64) {
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		d.ps.addf(pointer(d.path...), CodeInvalidText,
+			"文本包含空字符（U+0000），请删除。",
+			"text contains a NUL character (U+0000); remove it")
+	case strings.ContainsRune(s, utf8.RuneError) && hasLoneSurrogate(d.data[start:d.dec.InputOffset()]):
+		d.ps.addf(pointer(d.path...), CodeInvalidText,
+			"文本包含不成对的 UTF-16 代理项转义（例如 \\ud800），它不是有效字符，请删除。",
+			`text contains an unpaired UTF-16 surrogate escape such as \ud800, which is not a character; remove it`)
+	}
+}
+
+// hasLoneSurrogate reports whether the JSON string literal in src has a
+// \u escape of a high surrogate not directly followed by one of a low
+// surrogate, or of a low surrogate without a high one before it.
+func hasLoneSurrogate(src []byte) bool {
+	for i := 0; i < len(src); i++ {
+		if src[i] != '\\' {
+			continue
+		}
+
+		r, ok := unicodeEscape(src, i)
+		if !ok {
+			i++ // an escape such as \n or \\; skip the escaped character
+
+			continue
+		}
+
+		i += 5 // the last hex digit
+
+		switch {
+		case r >= 0xD800 && r <= 0xDBFF:
+			low, ok := unicodeEscape(src, i+1)
+			if !ok || low < 0xDC00 || low > 0xDFFF {
+				return true
+			}
+
+			i += 6
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		}
+	}
+
+	return false
+}
+
+// unicodeEscape decodes the \uXXXX escape at src[i:].
+func unicodeEscape(src []byte, i int) (rune, bool) {
+	if i+6 > len(src) || src[i] != '\\' || src[i+1] != 'u' {
+		return 0, false
+	}
+
+	n, err := strconv.ParseUint(string(src[i+2:i+6]), 16, 16)
+	if err != nil {
+		return 0, false
+	}
+
+	return rune(n), true
 }
 
 // errTrailingData rejects documents such as `{} {}`.

@@ -14,6 +14,7 @@ type Code string
 const (
 	CodeTooLarge           Code = "too_large"
 	CodeInvalidJSON        Code = "invalid_json"
+	CodeInvalidText        Code = "invalid_text"
 	CodeDuplicateKey       Code = "duplicate_key"
 	CodeTooDeep            Code = "too_deep"
 	CodeTooManyNodes       Code = "too_many_nodes"
@@ -43,6 +44,31 @@ type Problem struct {
 
 	// Message explains the problem to the operator in Chinese and English.
 	Message Text `json:"message"`
+
+	// For duplicate_id: the id, and the pointer of the node that first
+	// used it, which Message quotes. WithBase updates both pointers.
+	nodeID   string
+	firstUse string
+}
+
+// WithBase returns p with base put in front of its path and of the pointer
+// its message quotes, for a caller that embeds the document in a larger
+// JSON value, such as a request body that carries it under /document.
+func (p Problem) WithBase(base string) Problem {
+	p.Path = base + p.Path
+	if p.firstUse != "" {
+		p.firstUse = base + p.firstUse
+		p.Message = duplicateIDMessage(p.nodeID, p.firstUse)
+	}
+
+	return p
+}
+
+func duplicateIDMessage(id, firstUse string) Text {
+	return Text{
+		ZH: fmt.Sprintf("节点 id %q 重复，已在 %s 使用。", id, firstUse),
+		EN: fmt.Sprintf("node id %q is already used at %s", id, firstUse),
+	}
 }
 
 // String formats the problem for logs and test failures.

@@ -145,9 +145,10 @@ func (w *walker) checkID(id, path string) {
 	}
 
 	if first, dup := w.ids[id]; dup {
-		w.ps.addf(join(path, "id"), CodeDuplicateID,
-			fmt.Sprintf("节点 id %q 重复，已在 %s 使用。", id, first),
-			fmt.Sprintf("node id %q is already used at %s", id, first))
+		w.ps.add(Problem{
+			Path: join(path, "id"), Code: CodeDuplicateID, Message: duplicateIDMessage(id, first),
+			nodeID: id, firstUse: first,
+		})
 
 		return
 	}

@@ -400,3 +400,89 @@ func TestDocumentReferences(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateInvalidText(t *testing.T) {
+	t.Parallel()
+
+	titled := func(zh string) []byte {
+		return []byte(`{"schema_version":1,"title":{"zh":` + zh + `},"body":{"type":"page","id":"root"}}`)
+	}
+
+	tests := []struct {
+		name     string
+		doc      []byte
+		wantPath string // "" means the document is valid
+	}{
+		{"NUL escape in a value", titled(`"a\u0000b"`), "/title/zh"},
+		{"NUL escape in a key", []byte(`{"schema_version":1,"title":{"zh":"x"},"body":{"type":"page","id":"root","props":{"a\u0000":1}}}`), "/body/props/a\x00"},
+		{"lone high surrogate", titled(`"a\ud800"`), "/title/zh"},
+		{"lone low surrogate", titled(`"\udfff b"`), "/title/zh"},
+		{"high surrogate before a letter", titled(`"\ud83dx"`), "/title/zh"},
+		{"two high surrogates", titled(`"\ud83d\ud83d"`), "/title/zh"},
+		{"upper-case escape", titled(`"\uD800"`), "/title/zh"},
+		{"lone surrogate in a node id", pageWith(`{"type":"section","id":"\udc00"}`), "/body/children/0/id"},
+		{"surrogate pair accepted", titled(`"\ud83d\ude00"`), ""},
+		{"escaped backslash before u accepted", titled(`"\\ud800"`), ""},
+		{"literal replacement character accepted", titled(`"�"`), ""},
+		{"escaped replacement character accepted", titled(`"\ufffd"`), ""},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			_, problems := Validate(tt.doc)
+			var found []Problem
+			for _, p := range problems {
+				if p.Code == CodeInvalidText {
+					found = append(found, p)
+				}
+			}
+
+			if tt.wantPath == "" {
+				if len(found) > 0 {
+					t.Fatalf("problems = %s, want no invalid_text", codes(found))
+				}
+
+				return
+			}
+
+			if len(found) != 1 || found[0].Path != tt.wantPath {
+				t.Fatalf("invalid_text problems = %s, want one at %q", codes(found), tt.wantPath)
+			}
+
+			if found[0].Message.ZH == "" || found[0].Message.EN == "" {
+				t.Errorf("message = %+v, want Chinese and English", found[0].Message)
+			}
+		})
+	}
+}
+
+func TestProblemWithBase(t *testing.T) {
+	t.Parallel()
+
+	_, problems := Validate(pageWith(`{"type":"section","id":"a"}`, `{"type":"section","id":"a"}`))
+	if len(problems) != 1 || problems[0].Code != CodeDuplicateID {
+		t.Fatalf("problems = %s, want one duplicate_id", codes(problems))
+	}
+
+	got := problems[0].WithBase("/document")
+	if got.Path != "/document/body/children/1/id" {
+		t.Errorf("path = %q, want /document/body/children/1/id", got.Path)
+	}
+
+	for _, msg := range []string{got.Message.ZH, got.Message.EN} {
+		if !strings.Contains(msg, "/document/body/children/0") {
+			t.Errorf("message %q does not name /document/body/children/0", msg)
+		}
+	}
+
+	if !strings.Contains(problems[0].Message.EN, " /body/children/0") {
+		t.Errorf("WithBase changed the original: %q", problems[0].Message.EN)
+	}
+
+	_, problems = Validate([]byte(`{"schema_version":2}`))
+	if got := problems[0].WithBase("/body"); got.Path != "/body"+problems[0].Path || got.Message != problems[0].Message {
+		t.Errorf("WithBase on %s = %s, want only the path prefixed", problems[0], got)
+	}
+}
