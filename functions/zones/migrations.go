@@ -164,6 +164,23 @@ func Migrate(ctx context.Context, db *bun.DB) error {
 	return store.Migrate(ctx, db, "zones", migrations)
 }
 
+// checkSchema returns an error while db lacks migrations, so a deployment
+// that skipped `zones migrate` reports not ready instead of failing every
+// request.
+func checkSchema(ctx context.Context, db *bun.DB) error {
+	if err := db.PingContext(ctx); err != nil {
+		return err
+	}
+	pending, err := store.Pending(ctx, db, "zones", migrations)
+	if err != nil {
+		return err
+	}
+	if pending > 0 {
+		return fmt.Errorf("zones: %d migrations pending; run `zones migrate`", pending)
+	}
+	return nil
+}
+
 func execAll(statements ...string) func(ctx context.Context, tx bun.Tx) error {
 	return func(ctx context.Context, tx bun.Tx) error {
 		for i, stmt := range statements {

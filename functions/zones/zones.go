@@ -97,7 +97,7 @@ func build(ctx context.Context, env *fn.Env) (*server, *fn.Function, error) {
 			Run:      st.RefreshSearchIndex,
 		}},
 		Migrate: func(ctx context.Context) error { return Migrate(ctx, db) },
-		Ready:   func(ctx context.Context) error { return db.PingContext(ctx) },
+		Ready:   func(ctx context.Context) error { return checkSchema(ctx, db) },
 	}
 
 	if cfg.Seed {
