@@ -23,6 +23,16 @@
 //	                  paths; default true
 //	PORT, JT_HTTP_*   listen address and timeouts of the http platform (see
 //	                  httpserver.ConfigFromEnv)
+//	JT_CRON_*         cron jobs: tick locks, accepted platform schedulers and
+//	                  per-job overrides (see cron.OptionsFromEnv)
+//	JT_CRON_IN_PROCESS
+//	                  true runs the cron jobs on their schedules in this
+//	                  process, on the http platform only. Default false,
+//	                  because Knative, OpenFaaS, Lambda and SCF fire them.
+//
+// A function with cron jobs serves POST /_jt/cron/{job} beside its own routes
+// on every platform, and on Lambda and SCF also runs the jobs that
+// EventBridge scheduled events and SCF timer events name (see package cron).
 package triggers
 
 import (
@@ -40,6 +50,7 @@ import (
 
 	"github.com/jingtong/backend/shared/fn"
 	"github.com/jingtong/backend/shared/obs"
+	"github.com/jingtong/backend/triggers/cron"
 	"github.com/jingtong/backend/triggers/httpserver"
 	"github.com/jingtong/backend/triggers/lambda"
 	"github.com/jingtong/backend/triggers/scf"
@@ -98,15 +109,22 @@ func Run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if f == nil {
 		return errors.Join(errors.New("triggers: builder returned a nil function"), db.Close())
 	}
-	release := sync.OnceValue(func() error { return errors.Join(closeFunction(f), db.Close()) })
+	closeJobs := func() error { return nil }
+	release := sync.OnceValue(func() error { return errors.Join(closeFunction(f), closeJobs(), db.Close()) })
 	defer func() { err = errors.Join(err, release()) }()
 
 	functionLogger := logger.With("function", f.Name)
 	if migrateOnly {
-		return migrate(ctx, f, functionLogger)
+		return errors.Join(migrate(ctx, f, functionLogger), migrateJobs(ctx, f, env))
 	}
 	if f.Handler == nil {
 		return fmt.Errorf("triggers: function %q has no HTTP handler", f.Name)
+	}
+
+	metrics := obs.NewMetrics()
+	jobs, closeJobs, err := newJobs(ctx, f, env, metrics)
+	if err != nil {
+		return err
 	}
 
 	functionLogger.Info("function starting", "platform", string(platform))
@@ -115,8 +133,9 @@ func Run(ctx context.Context, args []string, lookup func(string) (string, bool),
 			functionLogger.Error("closing function failed", "err", err)
 		}
 	}
-	// obs.Handler adds the function name to the logger itself.
-	return serve(ctx, obs.Handler(f, logger), functionLogger, onShutdown)
+	// obs.HandlerWith adds the function name to the logger itself.
+	h := obs.HandlerWith(withJobs(f, jobs), logger, obs.Options{Metrics: metrics, Endpoints: true})
+	return serve(ctx, h, jobs, functionLogger, onShutdown)
 }
 
 // parseArgs reports whether args ask for the migrate command.
@@ -154,9 +173,11 @@ func closeFunction(f *fn.Function) error {
 	return nil
 }
 
-// serveFunc serves h until ctx ends, logging to logger. onShutdown releases
-// the function on platforms whose runtime never lets serveFunc return.
-type serveFunc func(ctx context.Context, h http.Handler, logger *slog.Logger, onShutdown func()) error
+// serveFunc serves h until ctx ends, logging to logger. jobs, nil for a
+// function without cron jobs, runs the ticks of platform timer events.
+// onShutdown releases the function on platforms whose runtime never lets
+// serveFunc return.
+type serveFunc func(ctx context.Context, h http.Handler, jobs *cron.Runner, logger *slog.Logger, onShutdown func()) error
 
 // newServer reads the platform's settings through lookup and returns the
 // function that serves on it.
@@ -170,19 +191,15 @@ func newServer(platform Platform, lookup func(string) (string, bool)) (serveFunc
 			return nil, err
 		}
 		cfg := lambda.Config{BasePath: basePath, KeepStage: !stripStage}
-		return func(ctx context.Context, h http.Handler, logger *slog.Logger, onShutdown func()) error {
-			cfg.Logger = logger
-			lambda.Start(ctx, lambda.New(h, cfg), onShutdown)
+		return func(ctx context.Context, h http.Handler, jobs *cron.Runner, logger *slog.Logger, onShutdown func()) error {
+			lambda.Start(ctx, lambda.New(h, lambdaConfig(cfg, jobs, logger)), onShutdown)
 			return errors.New("triggers: the Lambda runtime returned")
 		}, nil
 
 	case PlatformSCF:
-		// TODO: route SCF timer events to the function's jobs through
-		// scf.Config.OnTimer. Until then they fail with scf.ErrTimerNotHandled.
 		cfg := scf.Config{BasePath: basePath}
-		return func(_ context.Context, h http.Handler, logger *slog.Logger, _ func()) error {
-			cfg.Logger = logger
-			scf.Start(scf.New(h, cfg))
+		return func(_ context.Context, h http.Handler, jobs *cron.Runner, logger *slog.Logger, _ func()) error {
+			scf.Start(scf.New(h, scfConfig(cfg, jobs, logger)))
 			return errors.New("triggers: the SCF runtime returned")
 		}, nil
 	}
@@ -191,9 +208,16 @@ func newServer(platform Platform, lookup func(string) (string, bool)) (serveFunc
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, h http.Handler, logger *slog.Logger, _ func()) error {
+	inProcess, err := boolEnv(lookup, cron.InProcessVar, false)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, h http.Handler, jobs *cron.Runner, logger *slog.Logger, _ func()) error {
 		cfg.Logger = logger
-		return httpserver.ListenAndServe(ctx, h, cfg)
+		if !inProcess || jobs == nil {
+			return httpserver.ListenAndServe(ctx, h, cfg)
+		}
+		return serveWithScheduler(ctx, h, cfg, jobs)
 	}, nil
 }
 

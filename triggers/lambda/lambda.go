@@ -10,7 +10,8 @@
 //     requestContext.elb).
 //   - Application Load Balancer target group (requestContext.elb).
 //
-// Every other event fails with ErrUnsupportedEvent.
+// It passes an EventBridge scheduled event (detail-type "Scheduled Event") to
+// Config.OnSchedule. Every other event fails with ErrUnsupportedEvent.
 //
 // The handler receives a request shaped like a net/http server request:
 // Request.Host comes from the Host header or the API's domain name, and
@@ -51,13 +52,23 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/aws/aws-lambda-go/events"
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
-// ErrUnsupportedEvent is returned for events that match none of the HTTP
-// event shapes this package serves.
-var ErrUnsupportedEvent = errors.New("lambda: unsupported event: want an API Gateway HTTP API (payload 2.0), REST API proxy or ALB target group event")
+var (
+	// ErrUnsupportedEvent is returned for events that match none of the
+	// event shapes this package serves.
+	ErrUnsupportedEvent = errors.New("lambda: unsupported event: want an API Gateway HTTP API (payload 2.0), REST API proxy, ALB target group or EventBridge scheduled event")
+
+	// ErrScheduleNotHandled is returned for EventBridge scheduled events when
+	// Config.OnSchedule is nil.
+	ErrScheduleNotHandled = errors.New("lambda: scheduled events are not handled: Config.OnSchedule is nil")
+)
+
+// ScheduledEventType is the detail-type of EventBridge scheduled events.
+const ScheduledEventType = "Scheduled Event"
 
 // Config adjusts how events become requests. The zero value is ready to use.
 type Config struct {
@@ -69,6 +80,10 @@ type Config struct {
 	// named stage. By default it is removed, so handlers see the same paths on
 	// every stage. The "$default" stage has no prefix.
 	KeepStage bool
+
+	// OnSchedule handles EventBridge scheduled events. Nil makes them fail
+	// with ErrScheduleNotHandled.
+	OnSchedule func(ctx context.Context, e events.EventBridgeEvent) error
 
 	// Logger receives warnings about response data that the event format
 	// cannot carry. Nil discards them.
@@ -105,7 +120,8 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 
 // Handle serves one raw event. The response is an
 // events.APIGatewayV2HTTPResponse, events.APIGatewayProxyResponse or
-// events.ALBTargetGroupResponse, matching the event.
+// events.ALBTargetGroupResponse, matching the event. A scheduled event
+// returns nil after Config.OnSchedule succeeds.
 func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (any, error) {
 	kind, err := detect(event)
 	if err != nil {
@@ -113,6 +129,8 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (any, error
 	}
 
 	switch kind {
+	case kindSchedule:
+		return nil, h.handleSchedule(ctx, event)
 	case kindV2:
 		return h.handleV2(ctx, event)
 	case kindV1:
@@ -143,12 +161,14 @@ const (
 	kindV2 eventKind = iota + 1
 	kindV1
 	kindALB
+	kindSchedule
 )
 
 // detect returns the shape of event from the few fields that tell the
 // shapes apart.
 func detect(event json.RawMessage) (eventKind, error) {
 	var probe struct {
+		DetailType     string           `json:"detail-type"`
 		Version        string           `json:"version"`
 		HTTPMethod     string           `json:"httpMethod"`
 		Resource       *string          `json:"resource"`
@@ -168,6 +188,8 @@ func detect(event json.RawMessage) (eventKind, error) {
 	}
 
 	switch {
+	case probe.DetailType == ScheduledEventType:
+		return kindSchedule, nil
 	case probe.Version == "2.0":
 		return kindV2, nil
 	case requestContext.ELB != nil:
@@ -176,6 +198,20 @@ func detect(event json.RawMessage) (eventKind, error) {
 		return kindV1, nil
 	}
 	return 0, ErrUnsupportedEvent
+}
+
+func (h *Handler) handleSchedule(ctx context.Context, event json.RawMessage) error {
+	var e events.EventBridgeEvent
+	if err := json.Unmarshal(event, &e); err != nil {
+		return fmt.Errorf("lambda: decoding scheduled event: %w", err)
+	}
+	if h.config.OnSchedule == nil {
+		return fmt.Errorf("%w (resources %q)", ErrScheduleNotHandled, e.Resources)
+	}
+	if err := h.config.OnSchedule(ctx, e); err != nil {
+		return fmt.Errorf("lambda: scheduled event %q: %w", e.ID, err)
+	}
+	return nil
 }
 
 // invocationRequestID returns the Lambda request id of the invocation, the
