@@ -5,8 +5,14 @@
 // Routes:
 //
 //	/function/<name>/...  the internal, platform-side path, as OpenFaaS and
-//	                      Knative expose functions inside a cluster
-//	/api/<name>/...       the public edge that mini-programs call
+//	                      Knative expose functions inside a cluster, without
+//	                      the envelope; /function/gateway/ serves the
+//	                      gateway's own routes
+//	/api/...              the public edge that mini-programs call: the
+//	                      gateway function in front of the hosted functions,
+//	                      routed by the gateway's route table
+//	/.well-known/jingtong-keys.json  the gateway's public keys
+//	/api/<name>/healthz, /api/<name>/readyz  the health of one function
 //	/h5/<id>              placeholder pages for the catalogue's H5 links
 //	/static/<path>.svg    placeholder images for icons and banners
 //	/healthz, /readyz     liveness and readiness of the whole process
@@ -22,11 +28,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
 
+	"github.com/jingtong/backend/functions/gateway"
 	"github.com/jingtong/backend/shared/auth"
 	"github.com/jingtong/backend/shared/fn"
 	"github.com/jingtong/backend/shared/httpx"
@@ -43,14 +51,22 @@ type Server struct {
 	cfg       Config
 	logger    *slog.Logger
 	db        *bun.DB
+	metrics   *obs.Metrics
 	functions []*fn.Function
-	handler   http.Handler
+	// internal are the functions' handlers with request ids, logs and
+	// metrics, by function name: the /function/<name>/ routes and the
+	// gateway's in-process targets.
+	internal map[string]http.Handler
+	gateway  *gateway.Gateway
+	handler  http.Handler
 }
 
-// New opens the database, builds and migrates every function and prepares
-// the routes. lookup reads the process configuration; localdev adds its own
-// defaults for the functions (the operator token file and demo seeding)
-// where lookup leaves them unset.
+// New opens the database, builds and migrates every function, puts the
+// gateway in front of them and prepares the routes. lookup reads the
+// process configuration. Where lookup leaves them unset, localdev adds its
+// own defaults for the functions: the operator token file, demo seeding,
+// and the gateway's key, identity secret and audit key, which it generates
+// in the data directory at first start.
 func New(ctx context.Context, cfg Config, lookup func(string) (string, bool), logger *slog.Logger) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("localdev: creating data directory: %w", err)
@@ -67,16 +83,18 @@ func New(ctx context.Context, cfg Config, lookup func(string) (string, bool), lo
 		logger.Info("generated the development operator token", "path", tokenPath)
 	}
 
+	defaults, err := gatewayDefaults(cfg.DataDir, lookup, logger)
+	if err != nil {
+		return nil, err
+	}
+	defaults["JT_OPERATOR_TOKEN_FILE"] = tokenPath
+	defaults["JT_ZONES_SEED"] = "true"
+
 	db, err := store.Open(ctx, cfg.databaseDSN())
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, db: db}
-
-	defaults := map[string]string{
-		"JT_OPERATOR_TOKEN_FILE": tokenPath,
-		"JT_ZONES_SEED":          "true",
-	}
+	s := &Server{cfg: cfg, logger: logger, db: db, metrics: obs.NewMetrics(), internal: map[string]http.Handler{}}
 	env := &fn.Env{
 		Lookup: func(key string) (string, bool) {
 			if v, ok := lookup(key); ok {
@@ -97,16 +115,49 @@ func New(ctx context.Context, cfg Config, lookup func(string) (string, bool), lo
 			s.Close()
 			return nil, fmt.Errorf("localdev: building a function: %w", err)
 		}
-		s.functions = append(s.functions, f)
-		if f.Migrate != nil {
-			if err := f.Migrate(ctx); err != nil {
-				s.Close()
-				return nil, fmt.Errorf("localdev: migrating %s: %w", f.Name, err)
-			}
+		if err := s.add(ctx, f, f.Handler); err != nil {
+			s.Close()
+			return nil, err
 		}
+	}
+	if err := s.addGateway(ctx, env); err != nil {
+		s.Close()
+		return nil, err
 	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// add hosts f, with internal as its /function/<name>/ handler, and runs
+// its migrations.
+func (s *Server) add(ctx context.Context, f *fn.Function, internal http.Handler) error {
+	s.functions = append(s.functions, f)
+	s.internal[f.Name] = obs.HandlerWith(&fn.Function{Name: f.Name, Handler: internal, Ready: f.Ready}, s.logger, obs.Options{Metrics: s.metrics})
+	if f.Migrate == nil {
+		return nil
+	}
+	if err := f.Migrate(ctx); err != nil {
+		return fmt.Errorf("localdev: migrating %s: %w", f.Name, err)
+	}
+	return nil
+}
+
+// addGateway builds the gateway with every hosted function as an
+// in-process target, and hosts it.
+func (s *Server) addGateway(ctx context.Context, env *fn.Env) error {
+	targets := make(map[string]http.Handler, len(s.internal))
+	for name, h := range s.internal {
+		targets[name] = h
+	}
+	g, err := gateway.Build(ctx, env, targets)
+	if err != nil {
+		return fmt.Errorf("localdev: building the gateway: %w", err)
+	}
+	s.gateway = g
+
+	// The function's handler is the edge, which localdev serves at /api/.
+	// /function/gateway/ serves the gateway's own routes.
+	return s.add(ctx, g.Function(), g.Handler())
 }
 
 // Handler returns the root handler, for tests and benchmarks.
@@ -115,9 +166,10 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Functions returns the hosted functions.
 func (s *Server) Functions() []*fn.Function { return s.functions }
 
-// Close releases the functions and the database.
+// Close releases the functions, the gateway first, and then the
+// database.
 func (s *Server) Close() {
-	for _, f := range s.functions {
+	for _, f := range slices.Backward(s.functions) {
 		if f.Close != nil {
 			if err := f.Close(); err != nil {
 				s.logger.Warn("closing a function failed", "function", f.Name, "err", err)
@@ -130,19 +182,22 @@ func (s *Server) Close() {
 }
 
 func (s *Server) routes() http.Handler {
-	metrics := obs.NewMetrics()
 	mux := http.NewServeMux()
 	for _, f := range s.functions {
-		h := obs.HandlerWith(f, s.logger, obs.Options{Metrics: metrics})
-		for _, prefix := range []string{"/function/" + f.Name, "/api/" + f.Name} {
-			mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
+		internal := "/function/" + f.Name
+		mux.Handle(internal+"/", http.StripPrefix(internal, s.internal[f.Name]))
+		for _, prefix := range []string{internal, "/api/" + f.Name} {
 			mux.Handle(prefix+"/healthz", http.HandlerFunc(obs.Healthz))
 			mux.Handle(prefix+"/readyz", obs.Readyz(f))
 		}
 	}
+	// The gateway receives the whole path, which its route table matches.
+	edge := obs.HandlerWith(s.gateway.Function(), s.logger, obs.Options{Metrics: s.metrics})
+	mux.Handle("/api/", edge)
+	mux.Handle("/.well-known/", edge)
 	mux.Handle("GET /healthz", http.HandlerFunc(obs.Healthz))
 	mux.Handle("GET /readyz", s.readyz())
-	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.Handle("GET /h5/{id...}", http.HandlerFunc(placeholderPage))
 	mux.Handle("GET /static/{path...}", http.HandlerFunc(placeholderStatic))
 	mux.Handle("/", http.HandlerFunc(notFound))

@@ -21,9 +21,24 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // returns its base URL and data directory.
 func startServer(t *testing.T) (baseURL, dataDir string) {
 	t.Helper()
-	dataDir = t.TempDir()
+	r := startServerWith(t, nil)
+	return r.base, r.dataDir
+}
+
+// running is a localdev instance that a test started.
+type running struct {
+	base    string
+	dataDir string
+	srv     *Server
+}
+
+// startServerWith is startServer with the variables vars, and returns the
+// server too.
+func startServerWith(t *testing.T, vars map[string]string) running {
+	t.Helper()
+	dataDir := t.TempDir()
 	cfg := Config{Addr: "127.0.0.1:0", DataDir: dataDir, DrainTimeout: 5 * time.Second, OperatorTokenFile: filepath.Join(dataDir, OperatorTokenFile)}
-	lookup := func(string) (string, bool) { return "", false }
+	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := New(ctx, cfg, lookup, discardLogger())
@@ -45,13 +60,13 @@ func startServer(t *testing.T) (baseURL, dataDir string) {
 
 	select {
 	case addr := <-addrs:
-		return "http://" + addr, dataDir
+		return running{base: "http://" + addr, dataDir: dataDir, srv: srv}
 	case err := <-done:
 		t.Fatalf("ListenAndServe: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("localdev did not start within 10s")
 	}
-	return "", ""
+	return running{}
 }
 
 type response struct {

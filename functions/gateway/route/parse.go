@@ -25,8 +25,9 @@ var defaultTable []byte
 
 // Default returns the route table that localdev uses: the zones catalogue
 // as public routes, the zones admin API as identified routes, the
-// gateway's own key, session and login endpoints as public routes, and
-// /function/ as internal. It panics when the embedded table is invalid,
+// gateway's own key, session, login, development login and openapi.json
+// endpoints as public routes (the keys also at
+// /.well-known/jingtong-keys.json), and /function/ as internal. It panics when the embedded table is invalid,
 // which the tests rule out.
 func Default() *Table {
 	t, err := Parse(defaultTable)

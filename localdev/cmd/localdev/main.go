@@ -40,8 +40,10 @@ func run() error {
 	return srv.ListenAndServe(ctx, func(addr string) {
 		logger.Info("localdev listening", "addr", addr, "data_dir", cfg.DataDir)
 		fmt.Fprintf(os.Stderr, "\n京通 localdev 已启动 / Jingtong localdev is up: http://%s\n"+
-			"  公开入口 / public edge:      http://%s/api/<function>/...\n"+
+			"  公开入口（网关）/ public edge (gateway): http://%s/api/<function>/...\n"+
+			"  网关公钥 / gateway keys:     http://%s/api/gateway/keys\n"+
+			"  开发登录 / dev login:        POST http://%s/api/gateway/dev/login\n"+
 			"  内部入口 / internal path:    http://%s/function/<function>/...\n"+
-			"  运营令牌 / operator token:   %s\n\n", addr, addr, addr, tokenPath)
+			"  运营令牌 / operator token:   %s\n\n", addr, addr, addr, addr, addr, tokenPath)
 	})
 }
