@@ -9,7 +9,7 @@ GOLANGCI    := $(GO) tool -modfile=tools.mod golangci-lint
 export JT_ADDR     ?= 127.0.0.1:8080
 export JT_DATA_DIR ?= ./.data
 
-.PHONY: help dev test test-short bench build lint fuzz docs clean
+.PHONY: help dev test test-short bench build cross package-lambda package-scf lint fuzz docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,35 @@ build: ## build one release binary per function, and localdev, into $(BIN)/
 	done
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/localdev ./localdev/cmd/localdev
 
+cross: ## build every function for linux/amd64, linux/arm64 and linux/loong64 (信创) with cgo disabled, into $(BIN)/<os>_<arch>/
+	@for arch in amd64 arm64 loong64; do \
+		for f in $(FUNCTIONS); do \
+			echo "build $(BIN)/linux_$$arch/$$f"; \
+			CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+				-o $(BIN)/linux_$$arch/$$f ./functions/$$f/cmd/$$f || exit 1; \
+		done; \
+	done
+
+package-lambda: ## zip each function as bootstrap for the provided.al2023 runtime into dist/lambda/<name>.zip
+	@mkdir -p dist/lambda
+	@for f in $(FUNCTIONS); do \
+		tmp=$$(mktemp -d); \
+		CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -tags lambda.norpc -ldflags '$(LDFLAGS)' \
+			-o $$tmp/bootstrap ./functions/$$f/cmd/$$f || exit 1; \
+		(cd $$tmp && zip -q -X $(CURDIR)/dist/lambda/$$f.zip bootstrap) || exit 1; \
+		rm -rf $$tmp; echo "package dist/lambda/$$f.zip"; \
+	done
+
+package-scf: ## zip each function as main for Tencent SCF's Go runtime into dist/scf/<name>.zip
+	@mkdir -p dist/scf
+	@for f in $(FUNCTIONS); do \
+		tmp=$$(mktemp -d); \
+		CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+			-o $$tmp/main ./functions/$$f/cmd/$$f || exit 1; \
+		(cd $$tmp && zip -q -X $(CURDIR)/dist/scf/$$f.zip main) || exit 1; \
+		rm -rf $$tmp; echo "package dist/scf/$$f.zip"; \
+	done
+
 lint: ## go vet and golangci-lint
 	$(GO) vet ./...
 	$(GOLANGCI) run ./...
@@ -47,4 +76,4 @@ docs: ## regenerate docs/errors.md and docs/api/ from the code
 	JT_UPDATE_DOCS=1 $(GO) test -count=1 -run 'TestDocs' ./localdev/
 
 clean: ## remove build output and local data
-	rm -rf $(BIN) .data
+	rm -rf $(BIN) dist .data
