@@ -204,7 +204,7 @@ func (s *Server) routes() http.Handler {
 	return httpx.RequestIDs(mux)
 }
 
-// notFound answers paths outside every function with the JSON error body.
+// notFound writes the JSON NOT_FOUND error for paths outside every function.
 func notFound(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteError(w, r, nil, httpx.E(httpx.CodeNotFound))
 }

@@ -32,7 +32,7 @@ wait_for() {
 		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
 		sleep 0.1
 	done
-	echo "bench: $1 did not answer" >&2
+	echo "bench: $1 did not respond within 10s" >&2
 	return 1
 }
 
@@ -45,8 +45,9 @@ CGO_ENABLED=0 go build -trimpath -o "$OUT/localdev" ./localdev/cmd/localdev
 CGO_ENABLED=0 go build -trimpath -o "$OUT/bare" ./localdev/bench/bare
 
 data_dir="$(mktemp -d)"
-# The gateway sits on /api with its limits on, so their cost is measured;
-# the limits are raised so that one loopback client is not throttled.
+# The gateway sits on /api with its limits on, so the benchmark measures
+# their cost. The limits are raised because one loopback client would
+# otherwise be throttled.
 python3 - "$OUT/routes.json" <<'PY'
 import json, sys
 with open("functions/gateway/route/default.json") as f:
