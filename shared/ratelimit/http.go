@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jingtong/backend/shared/httpx"
@@ -53,20 +54,46 @@ type Decision struct {
 // and at least 1. q/w is therefore the sustained rate, never more than the
 // enforced one.
 func PolicyField(decisions ...Decision) string {
+	if len(decisions) == 1 {
+		return policyItem(decisions[0])
+	}
 	var b strings.Builder
 	for i, d := range decisions {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		l := d.Result.Limit
-		window := time.Duration(l.Burst) * l.EmissionInterval()
-		writeSFString(&b, d.Name)
-		b.WriteString(";q=")
-		b.WriteString(strconv.Itoa(l.Burst))
-		b.WriteString(";w=")
-		b.WriteString(strconv.FormatInt(max(ceilSeconds(window), 1), 10))
+		b.WriteString(policyItem(d))
 	}
 	return b.String()
+}
+
+// policyItems caches the RateLimit-Policy item of each policy name and
+// limit: the item never changes for them, and the gateway writes it on
+// every response.
+var policyItems sync.Map // policyKey → string
+
+type policyKey struct {
+	name  string
+	limit Limit
+}
+
+func policyItem(d Decision) string {
+	key := policyKey{name: d.Name, limit: d.Result.Limit}
+	if v, ok := policyItems.Load(key); ok {
+		return v.(string)
+	}
+
+	l := d.Result.Limit
+	window := time.Duration(l.Burst) * l.EmissionInterval()
+	var b strings.Builder
+	writeSFString(&b, d.Name)
+	b.WriteString(";q=")
+	b.WriteString(strconv.Itoa(l.Burst))
+	b.WriteString(";w=")
+	b.WriteString(strconv.FormatInt(max(ceilSeconds(window), 1), 10))
+	item := b.String()
+	policyItems.Store(key, item)
+	return item
 }
 
 // RateLimitField returns the RateLimit field value for decisions, one
@@ -82,6 +109,8 @@ func PolicyField(decisions ...Decision) string {
 // returns "" when no item remains.
 func RateLimitField(decisions ...Decision) string {
 	var b strings.Builder
+	b.Grow(48 * len(decisions))
+	var num [20]byte
 	for _, d := range decisions {
 		if d.Result.Degraded {
 			continue
@@ -91,10 +120,10 @@ func RateLimitField(decisions ...Decision) string {
 		}
 		writeSFString(&b, d.Name)
 		b.WriteString(";r=")
-		b.WriteString(strconv.Itoa(d.Result.Remaining))
+		b.Write(strconv.AppendInt(num[:0], int64(d.Result.Remaining), 10))
 		if wait, ok := d.Result.nextRefill(); ok {
 			b.WriteString(";t=")
-			b.WriteString(strconv.FormatInt(ceilSeconds(wait), 10))
+			b.Write(strconv.AppendInt(num[:0], ceilSeconds(wait), 10))
 		}
 	}
 	return b.String()
