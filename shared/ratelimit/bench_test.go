@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/jingtong/backend/shared/ratelimit"
+	"github.com/jingtong/backend/shared/store/storetest"
 )
 
 // benchKeys returns n keys shaped like the gateway's per-user keys.
@@ -124,8 +125,8 @@ func BenchmarkKeyString(b *testing.B) {
 // BenchmarkRedisAllow measures one decision against JT_TEST_REDIS_URL,
 // mostly the round trip.
 func BenchmarkRedisAllow(b *testing.B) {
-	rdb := openRedis(b)
-	r := ratelimit.NewRedis(rdb, ratelimit.WithPrefix(testPrefix(b, rdb)), ratelimit.WithFailureMode(ratelimit.FailClosed))
+	rdb := storetest.OpenRedis(b)
+	r := ratelimit.NewRedis(rdb, ratelimit.WithPrefix(storetest.RedisPrefix(b, rdb)), ratelimit.WithFailureMode(ratelimit.FailClosed))
 	keys := benchKeys(1000)
 	limit := ratelimit.PerSecond(1_000_000)
 	ctx := context.Background()

@@ -2,21 +2,13 @@ package ratelimit_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/jingtong/backend/shared/ratelimit"
+	"github.com/jingtong/backend/shared/store/storetest"
 )
-
-// redisURLVar names the environment variable with the Redis URL for tests,
-// such as redis://127.0.0.1:6379/0.
-const redisURLVar = "JT_TEST_REDIS_URL"
 
 // backend is one Limiter implementation under test, with the means to let
 // time pass for it.
@@ -50,62 +42,18 @@ func eachLimiter(t *testing.T, fn func(t *testing.T, b backend)) {
 	})
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
-		rdb := openRedis(t)
+		rdb := storetest.OpenRedis(t)
 		fn(t, backend{
 			// FailClosed, so that a broken Redis fails the test instead of
 			// being allowed through.
 			limiter: ratelimit.NewRedis(rdb,
-				ratelimit.WithPrefix(testPrefix(t, rdb)),
+				ratelimit.WithPrefix(storetest.RedisPrefix(t, rdb)),
 				ratelimit.WithFailureMode(ratelimit.FailClosed),
 				ratelimit.WithTimeout(time.Second)),
 			advance:   func(d time.Duration) { time.Sleep(d + 20*time.Millisecond) },
 			tolerance: 100 * time.Millisecond,
 		})
 	})
-}
-
-// openRedis returns a client for JT_TEST_REDIS_URL, closed when the test
-// ends. It skips the test when the variable is unset.
-func openRedis(t testing.TB) *redis.Client {
-	t.Helper()
-	url := os.Getenv(redisURLVar)
-	if url == "" {
-		t.Skipf("%s is not set; skipping the Redis run", redisURLVar)
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("parse %s: %v", redisURLVar, err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("ping Redis at %s: %v", url, err)
-	}
-	return rdb
-}
-
-// testPrefix returns a key prefix unique to this test run and deletes every
-// key under it when the test ends.
-func testPrefix(t testing.TB, rdb *redis.Client) string {
-	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "jt-test-" + hex.EncodeToString(b[:]) + ":"
-
-	t.Cleanup(func() {
-		ctx := context.Background()
-		// redis_rate puts "rate:" before every key.
-		iter := rdb.Scan(ctx, 0, "rate:"+prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
-				t.Logf("delete test key %s: %v", iter.Val(), err)
-			}
-		}
-		if err := iter.Err(); err != nil {
-			t.Logf("scan test keys under %s: %v", prefix, err)
-		}
-	})
-	return prefix
 }
 
 // fakeClock is a clock that moves only when Advance is called.

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/jingtong/backend/shared/ratelimit"
+	"github.com/jingtong/backend/shared/store/storetest"
 )
 
 // errorLog collects the errors a Redis limiter hands to its error handler.
@@ -254,7 +255,7 @@ func TestRedis_cooldownSkipsRedisAfterFailure(t *testing.T) {
 
 func TestRedis_cooldownEndsAndRecovers(t *testing.T) {
 	t.Parallel()
-	target := openRedis(t).Options().Addr
+	target := storetest.OpenRedis(t).Options().Addr
 
 	// Reserve a loopback port with nothing listening on it yet.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -266,7 +267,7 @@ func TestRedis_cooldownEndsAndRecovers(t *testing.T) {
 
 	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	r := ratelimit.NewRedis(rdb, ratelimit.WithPrefix(testPrefix(t, openRedis(t))),
+	r := ratelimit.NewRedis(rdb, ratelimit.WithPrefix(storetest.RedisPrefix(t, storetest.OpenRedis(t))),
 		ratelimit.WithFailureMode(ratelimit.FailClosed), ratelimit.WithFailureCooldown(300*time.Millisecond))
 	ctx := context.Background()
 	limit := ratelimit.PerSecond(10)
@@ -330,8 +331,8 @@ func startProxy(t *testing.T, addr, target string) {
 
 func TestRedis_keyPrefixAndExpiry(t *testing.T) {
 	t.Parallel()
-	rdb := openRedis(t)
-	prefix := testPrefix(t, rdb)
+	rdb := storetest.OpenRedis(t)
+	prefix := storetest.RedisPrefix(t, rdb)
 	r := ratelimit.NewRedis(rdb, ratelimit.WithPrefix(prefix), ratelimit.WithFailureMode(ratelimit.FailClosed))
 	ctx := context.Background()
 

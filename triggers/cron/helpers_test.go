@@ -2,22 +2,14 @@ package cron
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/uptrace/bun"
 
 	"github.com/jingtong/backend/shared/store/storetest"
 )
-
-// redisURLVar names the environment variable with the Redis URL for tests,
-// such as redis://127.0.0.1:6379/0.
-const redisURLVar = "JT_TEST_REDIS_URL"
 
 // eachLocker runs fn as a subtest on every Locker implementation: memory,
 // SQLite and PostgreSQL through storetest.EachDB, and Redis under a key
@@ -37,8 +29,8 @@ func eachLocker(t *testing.T, fn func(t *testing.T, newLocker func() Locker)) {
 		fn(t, func() Locker { return NewSQLLocker(db, SQLLockerOptions{}) })
 	})
 	t.Run("redis", func(t *testing.T) {
-		rdb := openRedis(t)
-		prefix := testPrefix(t, rdb)
+		rdb := storetest.OpenRedis(t)
+		prefix := storetest.RedisPrefix(t, rdb)
 		fn(t, func() Locker { return NewRedisLocker(rdb, RedisLockerOptions{Prefix: prefix}) })
 	})
 }
@@ -48,49 +40,6 @@ func migrateDB(t testing.TB, db *bun.DB) {
 	if err := Migrate(context.Background(), db); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-}
-
-// openRedis returns a client for JT_TEST_REDIS_URL, closed when the test
-// ends. It skips the test when the variable is unset.
-func openRedis(t testing.TB) *redis.Client {
-	t.Helper()
-	url := os.Getenv(redisURLVar)
-	if url == "" {
-		t.Skipf("%s is not set; skipping the Redis run", redisURLVar)
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("parse %s: %v", redisURLVar, err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("ping Redis at %s: %v", url, err)
-	}
-	return rdb
-}
-
-// testPrefix returns a key prefix unique to this test and deletes every key
-// under it when the test ends.
-func testPrefix(t testing.TB, rdb *redis.Client) string {
-	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "jt-test-" + hex.EncodeToString(b[:]) + ":"
-
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
-				t.Logf("delete test key %s: %v", iter.Val(), err)
-			}
-		}
-		if err := iter.Err(); err != nil {
-			t.Logf("scan test keys under %s: %v", prefix, err)
-		}
-	})
-	return prefix
 }
 
 // fakeClock is a clock that moves only when Set or Advance is called.

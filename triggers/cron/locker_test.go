@@ -213,8 +213,8 @@ func TestSQLLockerWithoutTable(t *testing.T) {
 }
 
 func TestRedisLockerKeys(t *testing.T) {
-	rdb := openRedis(t)
-	prefix := testPrefix(t, rdb)
+	rdb := storetest.OpenRedis(t)
+	prefix := storetest.RedisPrefix(t, rdb)
 	ctx := context.Background()
 	l := NewRedisLocker(rdb, RedisLockerOptions{Prefix: prefix, ClaimTTL: time.Hour})
 

@@ -2,29 +2,22 @@ package envelope_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/jingtong/backend/functions/gateway/envelope"
 	"github.com/jingtong/backend/functions/gateway/envelope/client"
 	"github.com/jingtong/backend/shared/smcrypto"
+	"github.com/jingtong/backend/shared/store/storetest"
 )
-
-// redisURLVar names the environment variable with the Redis URL for tests,
-// such as redis://127.0.0.1:6379/0.
-const redisURLVar = "JT_TEST_REDIS_URL"
 
 // Test gateway keys. gatewayKeyHex is the key of the test vectors.
 const (
@@ -68,50 +61,13 @@ func memoryStores() stores {
 
 func redisStores(t testing.TB) stores {
 	t.Helper()
-	rdb := openRedis(t)
-	prefix := testPrefix(t, rdb)
+	rdb := storetest.OpenRedis(t)
+	prefix := storetest.RedisPrefix(t, rdb)
 	return stores{
 		name:     "redis",
 		sessions: envelope.NewRedisSessionStore(rdb, prefix),
 		nonces:   envelope.NewRedisNonceStore(rdb, prefix),
 	}
-}
-
-// openRedis returns a client for JT_TEST_REDIS_URL, closed when the test
-// ends. It skips the test when the variable is unset.
-func openRedis(t testing.TB) *redis.Client {
-	t.Helper()
-	url := os.Getenv(redisURLVar)
-	if url == "" {
-		t.Skipf("%s is not set; skipping the Redis run", redisURLVar)
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("parse %s: %v", redisURLVar, err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("ping Redis at %s: %v", url, err)
-	}
-	return rdb
-}
-
-// testPrefix returns a key prefix unique to this test and deletes every key
-// under it when the test ends.
-func testPrefix(t testing.TB, rdb *redis.Client) string {
-	t.Helper()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	prefix := "jt:test:envelope:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			_ = rdb.Del(ctx, iter.Val()).Err()
-		}
-	})
-	return prefix
 }
 
 // fakeClock is a clock that moves only when Advance is called.
