@@ -23,7 +23,7 @@ import (
 // Configuration defaults.
 const (
 	// DefaultSigningKID is the ID of the SM2 key that signs session-open
-	// answers and user tokens.
+	// responses and user tokens.
 	DefaultSigningKID = "gw-1"
 	// DefaultIPRate is the per-IP limit: a steady 100 requests a second
 	// with bursts of 200, enough for a page that fires a dozen requests at

@@ -182,7 +182,7 @@ func checkOperator(w http.ResponseWriter, r *http.Request) error {
 // guardAdmin rejects every request for /admin or a path under it with 401
 // or 403 unless an operator sent it. It runs before routing, so a caller
 // without the operator role cannot tell admin routes or their methods from
-// unknown paths. It checks the path as sent. The ServeMux answers a path
+// unknown paths. It checks the path as sent. The ServeMux responds to a path
 // that is not clean, such as /x/../admin, with a redirect to its clean
 // form, which the guard then checks on the next request.
 func (s *server) guardAdmin(next http.Handler) http.Handler {

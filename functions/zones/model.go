@@ -78,7 +78,7 @@ type Zone struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// ServiceType says how a service is reached.
+// ServiceType is how a service is reached: an H5 page or an API.
 type ServiceType string
 
 // Service types.

@@ -52,7 +52,7 @@
 //
 // The longest prefix that matches the path at a segment boundary wins.
 // Routes may share a prefix when their methods differ. An internal route
-// ends the search: the public edge answers it with the ROUTE_NOT_FOUND
+// ends the search: the public edge returns the ROUTE_NOT_FOUND
 // response and never falls back to a shorter prefix. Paths with empty,
 // "." or ".." segments get 400 ROUTE_INVALID_PATH, because an upstream
 // that resolves them could be reached outside its route.
