@@ -159,8 +159,8 @@ func (rt *Route) pickTarget(r *http.Request) (*targetSet, error) {
 // serveFunction calls an in-process function with the rewritten path,
 // the route's body limit and its timeout as the context deadline.
 func (rt *Router) serveFunction(w http.ResponseWriter, r *http.Request, route *Route, fn http.Handler, path, rawPath string) {
-	ctx, cancel := context.WithTimeout(r.Context(), route.timeout)
-	defer cancel()
+	ctx := withLazyDeadline(r.Context(), time.Now().Add(route.timeout))
+	defer ctx.release()
 
 	out := r.WithContext(ctx)
 	u := *r.URL
