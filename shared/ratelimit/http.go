@@ -57,12 +57,21 @@ func PolicyField(decisions ...Decision) string {
 	if len(decisions) == 1 {
 		return policyItem(decisions[0])
 	}
+	var items [8]string
+	parts := items[:0]
+	size := 0
+	for _, d := range decisions {
+		item := policyItem(d)
+		parts = append(parts, item)
+		size += len(item) + 2
+	}
 	var b strings.Builder
-	for i, d := range decisions {
+	b.Grow(size)
+	for i, item := range parts {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(policyItem(d))
+		b.WriteString(item)
 	}
 	return b.String()
 }
@@ -136,13 +145,20 @@ func SetHeaders(h http.Header, decisions ...Decision) {
 	if len(decisions) == 0 {
 		return
 	}
-	h.Set(HeaderRateLimitPolicy, PolicyField(decisions...))
+	// The field names are set in their canonical form directly, which
+	// spares Header.Set an allocation for each.
+	h[canonicalRateLimitPolicy] = []string{PolicyField(decisions...)}
 	if v := RateLimitField(decisions...); v != "" {
-		h.Set(HeaderRateLimit, v)
+		h[canonicalRateLimit] = []string{v}
 	} else {
-		h.Del(HeaderRateLimit)
+		delete(h, canonicalRateLimit)
 	}
 }
+
+var (
+	canonicalRateLimit       = http.CanonicalHeaderKey(HeaderRateLimit)
+	canonicalRateLimitPolicy = http.CanonicalHeaderKey(HeaderRateLimitPolicy)
+)
 
 // RetryAfterSeconds returns d as a Retry-After value: whole seconds, rounded
 // up, and at least 1 so that a client never retries in a tight loop.

@@ -27,20 +27,39 @@ func (k Key) String() string {
 // encode returns the parts of k that parts selects, in String's format.
 func (k Key) encode(parts Part) string {
 	var b strings.Builder
-	b.Grow(len(k.Route) + len(k.Channel) + len(k.User) + len(k.IP) + len(k.App) + 32)
+	b.Grow(k.encodedLen(parts))
+	k.encodeTo(&b, parts)
+	return b.String()
+}
+
+// encodedLen returns the length of encode's result when no value needs
+// escaping, which is the usual case.
+func (k *Key) encodedLen(parts Part) int {
+	n := 0
+	for _, f := range keyFields {
+		if v := k.value(f.part); parts&f.part != 0 && v != "" {
+			n += len(f.name) + len(v) + 2 // "=" and the "|" before the next part
+		}
+	}
+	return n
+}
+
+// encodeTo writes encode's result to b.
+func (k *Key) encodeTo(b *strings.Builder, parts Part) {
+	first := true
 	for _, f := range keyFields {
 		v := k.value(f.part)
 		if parts&f.part == 0 || v == "" {
 			continue
 		}
-		if b.Len() > 0 {
+		if !first {
 			b.WriteByte('|')
 		}
+		first = false
 		b.WriteString(f.name)
 		b.WriteByte('=')
-		writeEscaped(&b, v)
+		writeEscaped(b, v)
 	}
-	return b.String()
 }
 
 // writeEscaped writes v with each backslash and "|" preceded by a backslash.
@@ -223,11 +242,13 @@ func (p Policy) Key(k Key) (string, bool) {
 			return "", false
 		}
 	}
+	partsLen := k.encodedLen(p.Parts)
 	var b strings.Builder
+	b.Grow(len(p.Name) + 1 + partsLen)
 	writeEscaped(&b, p.Name)
-	if parts := k.encode(p.Parts); parts != "" {
+	if partsLen > 0 {
 		b.WriteByte('|')
-		b.WriteString(parts)
+		k.encodeTo(&b, p.Parts)
 	}
 	return b.String(), true
 }

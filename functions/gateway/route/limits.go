@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/jingtong/backend/shared/httpx"
 	"github.com/jingtong/backend/shared/ratelimit"
@@ -18,10 +20,65 @@ type RateLimit struct {
 	Name  string
 	Limit ratelimit.Limit
 
-	route   string
-	policy  ratelimit.Policy
+	route  string
+	policy ratelimit.Policy
+	zones  *zoneMatcher // nil when the limit has no zone pattern
+}
+
+// maxRememberedPaths bounds the paths a zoneMatcher remembers. A catalogue
+// has a few hundred zone pages at most, and paths past the bound are still
+// matched, only without the memo.
+const maxRememberedPaths = 4096
+
+// zoneMatcher applies a limit's zone pattern to request paths and
+// remembers the outcome per path, because the regexp costs more than the
+// rest of a limit check and the same few zone pages get most requests.
+type zoneMatcher struct {
 	pattern *regexp.Regexp
-	group   int // submatch index of the zone id, or 0 when by has no zone
+	group   int    // submatch index of the zone id, or 0 when by has no zone
+	route   string // the route name that keys start with
+
+	memo       sync.Map // path → zoneMatch
+	remembered atomic.Int32
+}
+
+// zoneMatch is the outcome of matching one path.
+type zoneMatch struct {
+	ok    bool   // the path matches and, when the limit counts by zone, names one
+	route string // the key's route part: the route name, plus "/" and the zone id
+}
+
+// match returns the key's route part for path, or false when the limit
+// does not apply to path.
+func (z *zoneMatcher) match(path string) (string, bool) {
+	if v, ok := z.memo.Load(path); ok {
+		m := v.(zoneMatch)
+		return m.route, m.ok
+	}
+	m := z.compute(path)
+	if z.remembered.Load() < maxRememberedPaths {
+		if _, loaded := z.memo.LoadOrStore(path, m); !loaded {
+			z.remembered.Add(1)
+		}
+	}
+	return m.route, m.ok
+}
+
+func (z *zoneMatcher) compute(path string) zoneMatch {
+	m := z.pattern.FindStringSubmatchIndex(path)
+	if m == nil {
+		return zoneMatch{}
+	}
+	if z.group == 0 {
+		return zoneMatch{ok: true, route: z.route}
+	}
+	start, end := m[2*z.group], m[2*z.group+1]
+	if start < 0 || start == end {
+		return zoneMatch{}
+	}
+	// Route names contain no "/", so the first "/" separates the route
+	// from the zone id and keys stay distinct.
+	return zoneMatch{ok: true, route: z.route + "/" + path[start:end]}
 }
 
 func newRateLimit(route string, c RateLimitConfig) *RateLimit {
@@ -34,13 +91,14 @@ func newRateLimit(route string, c RateLimitConfig) *RateLimit {
 	}
 	l.policy = ratelimit.Policy{Name: c.Name, Limit: l.Limit, Parts: parts}
 	if c.ZonePattern != "" {
-		l.pattern = regexp.MustCompile(c.ZonePattern)
+		z := &zoneMatcher{pattern: regexp.MustCompile(c.ZonePattern), route: route}
 		if zone {
-			l.group = 1
-			if i := l.pattern.SubexpIndex("zone"); i > 0 {
-				l.group = i
+			z.group = 1
+			if i := z.pattern.SubexpIndex("zone"); i > 0 {
+				z.group = i
 			}
 		}
+		l.zones = z
 	}
 	return l
 }
@@ -53,20 +111,12 @@ func newRateLimit(route string, c RateLimitConfig) *RateLimit {
 // channel or app) is empty in k.
 func (l *RateLimit) Key(path string, k ratelimit.Key) (string, bool) {
 	k.Route = l.route
-	if l.pattern != nil {
-		m := l.pattern.FindStringSubmatchIndex(path)
-		if m == nil {
+	if l.zones != nil {
+		route, ok := l.zones.match(path)
+		if !ok {
 			return "", false
 		}
-		if l.group > 0 {
-			start, end := m[2*l.group], m[2*l.group+1]
-			if start < 0 || start == end {
-				return "", false
-			}
-			// Route names contain no "/", so the first "/" separates the
-			// route from the zone id and keys stay distinct.
-			k.Route = l.route + "/" + path[start:end]
-		}
+		k.Route = route
 	}
 	return l.policy.Key(k)
 }

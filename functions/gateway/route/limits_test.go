@@ -3,6 +3,7 @@ package route_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 
 	"github.com/jingtong/backend/functions/gateway/route"
@@ -72,5 +73,40 @@ func TestLimitMiddleware_pageLimitPerZone(t *testing.T) {
 	ok := get("/api/zones/zones/life-housing")
 	if ok.Code != http.StatusOK || ok.Header().Get("RateLimit-Policy") == "" {
 		t.Errorf("non-page path: status %d, RateLimit-Policy %q; want 200 with the per-IP policy", ok.Code, ok.Header().Get("RateLimit-Policy"))
+	}
+}
+
+func TestRateLimit_keysStablePastMemo(t *testing.T) {
+	t.Parallel()
+	rt := newRouter(t, limitTable, route.Options{Functions: map[string]http.Handler{"a": nameHandler("a")}})
+	r, _ := rt.Match(httptest.NewRequest("GET", "/api/zones/zones", nil))
+	page := r.RateLimits[0]
+
+	// More paths than the matcher remembers: the first calls fill the
+	// memo, the second ones read it or, past its bound, match again.
+	const paths = 5000
+	first := make(map[string]string, paths)
+	for range 2 {
+		for i := range paths {
+			path := "/api/zones/zones/zone-" + strconv.Itoa(i) + "/page"
+			k, ok := page.Key(path, ratelimit.Key{})
+			if !ok {
+				t.Fatalf("Key(%q) did not apply", path)
+			}
+			if prev, seen := first[path]; seen && prev != k {
+				t.Fatalf("Key(%q) = %q, then %q", path, prev, k)
+			}
+			first[path] = k
+		}
+	}
+	distinct := map[string]bool{}
+	for _, k := range first {
+		distinct[k] = true
+	}
+	if len(distinct) != paths {
+		t.Errorf("%d distinct keys for %d zones", len(distinct), paths)
+	}
+	if _, ok := page.Key("/api/zones/zones//page", ratelimit.Key{}); ok {
+		t.Error("the page limit applied to an empty zone id")
 	}
 }

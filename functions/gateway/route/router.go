@@ -292,7 +292,7 @@ const (
 // matches at a segment boundary. An internal route stops the search, so a
 // shorter public prefix never serves an internal path.
 func (rt *Router) lookup(path, method string) (*Route, outcome) {
-	if !canonicalPath(path) {
+	if !CanonicalPath(path) {
 		return nil, invalidPath
 	}
 	p := path
@@ -328,11 +328,12 @@ func pickMethod(routes []*Route, method string) (*Route, outcome) {
 	return routes[0], methodNotAllowed
 }
 
-// canonicalPath reports whether p starts with "/" and has no empty, "."
-// or ".." segments, apart from one trailing slash. Upstreams may resolve
-// dot segments, so /api/zones/../function/x could otherwise escape the
-// route that matched it.
-func canonicalPath(p string) bool {
+// CanonicalPath reports whether p starts with "/" and has no empty, "."
+// or ".." segments, apart from one trailing slash. The router rejects
+// other paths, because upstreams may resolve dot segments, so
+// /api/zones/../function/x could otherwise escape the route that matched
+// it.
+func CanonicalPath(p string) bool {
 	if p == "" || p[0] != '/' {
 		return false
 	}
