@@ -90,7 +90,6 @@ func (g *Gateway) limitIP(next http.Handler) http.Handler {
 			ratelimit.WriteTooManyRequests(w, r, g.logger, ex.decisions...)
 			return
 		}
-		ratelimit.SetHeaders(w.Header(), ex.decisions...)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -200,8 +199,9 @@ func (g *Gateway) bindSubject(r *http.Request, sess *envelope.Session, subject s
 }
 
 // limitCaller applies the per-caller policies (per user, per app) and the
-// route's own limits in one pass, so that the RateLimit headers list every
-// policy checked, the per-IP one included. The per-caller policies and
+// route's own limits in one pass. The exchange sets RateLimit headers
+// listing every policy checked, the per-IP one included, when the
+// response is written. The per-caller policies and
 // the route limits share the limiter, which is Redis when configured. The
 // first denial gets 429 RATE_LIMITED with Retry-After.
 func (g *Gateway) limitCaller(rt *route.Route, next http.Handler) http.Handler {
@@ -223,7 +223,6 @@ func (g *Gateway) limitCaller(rt *route.Route, next http.Handler) http.Handler {
 				return
 			}
 		}
-		ratelimit.SetHeaders(w.Header(), ex.decisions...)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -31,9 +31,12 @@ type exchange struct {
 	subject   string
 	enveloped bool
 
-	// decisions are the rate-limit results so far, so that the innermost
-	// limit step can send RateLimit headers for every policy checked.
-	decisions []ratelimit.Decision
+	// decisions are the rate-limit results so far, so that the response
+	// carries RateLimit headers for every policy checked. They start in
+	// decisionsBuf, which holds the per-IP, per-caller and route limits of
+	// a typical request without an allocation.
+	decisions    []ratelimit.Decision
+	decisionsBuf [4]ratelimit.Decision
 }
 
 type exchangeKey struct{}
@@ -48,20 +51,34 @@ func exchangeFrom(r *http.Request) *exchange {
 	return &exchange{start: time.Now(), remote: r.RemoteAddr, proxies: &trustedProxies{}}
 }
 
-// WriteHeader records the first final status.
+// WriteHeader records the first final status and sets the RateLimit
+// headers for it.
 func (e *exchange) WriteHeader(code int) {
 	if e.status == 0 && code >= 200 {
 		e.status = code
+		e.setLimitHeaders()
 	}
 	e.ResponseWriter.WriteHeader(code)
 }
 
-// Write records status 200 when no status was written.
+// Write records status 200, and sets the RateLimit headers, when no
+// status was written.
 func (e *exchange) Write(b []byte) (int, error) {
 	if e.status == 0 {
 		e.status = http.StatusOK
+		e.setLimitHeaders()
 	}
 	return e.ResponseWriter.Write(b)
+}
+
+// setLimitHeaders sets RateLimit and RateLimit-Policy for every limit
+// checked so far. The limit steps leave this to the response, so that a
+// request that passes several of them gets the headers built once, and a
+// request that a later step rejects still gets them.
+func (e *exchange) setLimitHeaders() {
+	if len(e.decisions) > 0 {
+		ratelimit.SetHeaders(e.Header(), e.decisions...)
+	}
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer, so that
@@ -99,6 +116,7 @@ func (g *Gateway) track(next http.Handler) http.Handler {
 			forwarded:      r.Header["X-Forwarded-For"],
 			proxies:        &g.proxies,
 		}
+		ex.decisions = ex.decisionsBuf[:0]
 		next.ServeHTTP(ex, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex)))
 
 		// The client address stays out of the log because it is personal

@@ -235,6 +235,9 @@ func TestCheapRejectionsComeFirst(t *testing.T) {
 	if unknown.status != http.StatusNotFound || unknown.code() != "ROUTE_NOT_FOUND" {
 		t.Errorf("unknown route = %d %s, want 404 ROUTE_NOT_FOUND before the envelope", unknown.status, unknown.code())
 	}
+	if got := unknown.header.Get("RateLimit-Policy"); got != `"ip";q=2;w=60` {
+		t.Errorf("404 after the per-IP limit: RateLimit-Policy = %q, want the ip policy", got)
+	}
 	internal := mustDo(t, http.DefaultClient, http.MethodGet, tg.url("/function/zones/zones"), nil, nil)
 	if internal.status != http.StatusNotFound || internal.code() != "ROUTE_NOT_FOUND" {
 		t.Errorf("internal route = %d %s, want 404 ROUTE_NOT_FOUND", internal.status, internal.code())
