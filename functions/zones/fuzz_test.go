@@ -3,6 +3,7 @@ package zones
 import (
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -67,5 +68,20 @@ func FuzzSearchQuery(f *testing.F) {
 			}
 		}
 		_, _, _, _ = pinyinForms(q)
+	})
+}
+
+// FuzzValidSlug checks that validSlug accepts exactly what the regexp it
+// replaces accepts.
+func FuzzValidSlug(f *testing.F) {
+	want := regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+	for _, seed := range []string{"life-marriage", "a", "ab", "-ab", "a-", "A1", "z" + strings.Repeat("9", 62),
+		"z" + strings.Repeat("9", 63), "婚育", "a\x00b", "a/b", "a\n"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if got := validSlug(v); got != want.MatchString(v) {
+			t.Errorf("validSlug(%q) = %v, regexp says %v", v, got, !got)
+		}
 	})
 }

@@ -113,7 +113,7 @@ func idResourceCode(pattern string) httpx.Code {
 
 func (s *server) requireSlugID(notFound httpx.Code, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id := r.PathValue("id"); !slugPattern.MatchString(id) {
+		if id := r.PathValue("id"); !validSlug(id) {
 			httpx.WriteError(w, r, s.logger, httpx.E(notFound, truncateForMessage(id)))
 			return
 		}

@@ -30,20 +30,37 @@ type cachedPage struct {
 	etag    string
 	expires time.Time
 
+	// refreshAt is when a hit starts rendering the entry's successor in
+	// the background, three quarters of the way from rendering to expiry,
+	// so that a page in steady demand is replaced before it expires and
+	// no reader waits for the database. refreshing is set once a hit has
+	// started that rendering.
+	refreshAt  time.Time
+	refreshing atomic.Bool
+
 	etagHeader   []string
 	lengthHeader []string
 }
 
-func newCachedPage(body []byte, expires time.Time) *cachedPage {
+func newCachedPage(body []byte, rendered, expires time.Time) *cachedPage {
 	sum := sha256.Sum256(body)
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	return &cachedPage{
 		body:         body,
 		etag:         etag,
 		expires:      expires,
+		refreshAt:    rendered.Add(expires.Sub(rendered) * 3 / 4),
 		etagHeader:   []string{etag},
 		lengthHeader: []string{strconv.Itoa(len(body))},
 	}
+}
+
+// claimRefresh reports whether the caller, a hit at now, should render
+// the entry's successor: the refresh time has come and no other hit has
+// claimed it. An entry whose refresh failed is not refreshed again and
+// expires as usual.
+func (e *cachedPage) claimRefresh(now time.Time) bool {
+	return !now.Before(e.refreshAt) && !e.refreshing.Load() && e.refreshing.CompareAndSwap(false, true)
 }
 
 // pageCache keeps rendered pages in memory, keyed by zone, channel and

@@ -19,12 +19,12 @@ func TestPageCacheGeneration(t *testing.T) {
 
 	gen := c.currentGeneration()
 	c.invalidate() // a write commits while the rendering runs
-	c.put(key, gen, newCachedPage([]byte("stale"), now.Add(time.Minute)))
+	c.put(key, gen, newCachedPage([]byte("stale"), now, now.Add(time.Minute)))
 	if _, ok := c.get(key, now); ok {
 		t.Fatal("an entry rendered before a write was stored after it")
 	}
 
-	c.put(key, c.currentGeneration(), newCachedPage([]byte("fresh"), now.Add(time.Minute)))
+	c.put(key, c.currentGeneration(), newCachedPage([]byte("fresh"), now, now.Add(time.Minute)))
 	e, ok := c.get(key, now)
 	if !ok || string(e.body) != "fresh" {
 		t.Fatalf("get = %v, %v; want the fresh entry", e, ok)
@@ -101,5 +101,47 @@ func TestPageCacheConcurrentWrites(t *testing.T) {
 	decodeBody(t, e.get(path), &p)
 	if p.Title != "第19版" || p.Version != 21 {
 		t.Fatalf("page after the writes = %q version %d, want 第19版 version 21", p.Title, p.Version)
+	}
+}
+
+func TestPageCacheRefreshesBeforeExpiry(t *testing.T) {
+	e := newSeededEnv(t, storetest.OpenSQLite(t), withVar("JT_ZONES_CACHE_TTL", "10s"))
+	path := "/zones/life-marriage/page?channel=wechat"
+	key := cacheKey{zone: "life-marriage", channel: ChannelWeChat, lang: "zh"}
+
+	first := e.get(path)
+	if first.Code != http.StatusOK {
+		t.Fatalf("first read: status %d", first.Code)
+	}
+	entry, ok := e.srv.cache.get(key, startTime)
+	if !ok {
+		t.Fatal("the first read cached nothing")
+	}
+
+	e.clock.Advance(5 * time.Second)
+	e.get(path)
+	if entry.refreshing.Load() {
+		t.Fatal("a hit before three quarters of the TTL started a refresh")
+	}
+
+	e.clock.Advance(3 * time.Second) // 8s: past the refresh time, before expiry
+	hit := e.get(path)
+	if hit.Code != http.StatusOK || hit.Header().Get("ETag") != first.Header().Get("ETag") {
+		t.Fatalf("read during the refresh = %d, ETag %q; want 200 from the old entry", hit.Code, hit.Header().Get("ETag"))
+	}
+	if !entry.refreshing.Load() {
+		t.Fatal("a hit past the refresh time did not start a refresh")
+	}
+
+	// The successor, rendered at 8s, lives until 18s.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := e.srv.cache.get(key, startTime.Add(15*time.Second)); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no refreshed entry 5s after the refresh started")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -53,12 +53,15 @@ func (s *server) handlePage(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 
 	e, ok := s.cache.get(key, now)
-	if !ok {
+	switch {
+	case !ok:
 		var err error
 		if e, err = s.renderLive(r.Context(), key, now); err != nil {
 			httpx.WriteError(w, r, s.logger, err)
 			return
 		}
+	case e.claimRefresh(now):
+		go s.refreshLive(key)
 	}
 
 	h := w.Header()
@@ -107,7 +110,7 @@ func (s *server) renderLive(ctx context.Context, key cacheKey, now time.Time) (*
 			return nil, err
 		}
 
-		e := newCachedPage(body, s.cache.expiry(now, rendered.ValidUntil))
+		e := newCachedPage(body, now, s.cache.expiry(now, rendered.ValidUntil))
 		s.cache.put(key, gen, e)
 		return e, nil
 	})
@@ -115,6 +118,15 @@ func (s *server) renderLive(ctx context.Context, key cacheKey, now time.Time) (*
 		return nil, err
 	}
 	return v.(*cachedPage), nil
+}
+
+// refreshLive renders the live page for key in the background, so that
+// it replaces a cached entry before the entry expires. A failure leaves
+// the entry to expire, and the next reader renders it and gets the error.
+func (s *server) refreshLive(key cacheKey) {
+	if _, err := s.renderLive(context.Background(), key, s.now()); err != nil && httpx.AsError(err).Code.Status >= http.StatusInternalServerError {
+		s.logger.Warn("refreshing a cached page failed", "zone", key.zone, "channel", string(key.channel), "err", err)
+	}
 }
 
 func encodePage(p renderedPage) ([]byte, error) {
