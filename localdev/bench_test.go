@@ -124,3 +124,27 @@ func raisedRouteTable(tb testing.TB) []byte {
 	}
 	return out
 }
+
+func TestIsEdgePath(t *testing.T) {
+	tests := []struct {
+		path string
+		want bool
+	}{
+		{"/api/zones/zones/life-marriage/page", true},
+		{"/api/", true},
+		{"/api/zones/healthz", false},
+		{"/api/zones/readyz", false},
+		{"/api//zones", false},
+		{"/api/zones/../function/zones/x", false},
+		{"/api/zones/./zones", false},
+		{"/api/zones/..", false},
+		{"/function/zones/zones", false},
+		{"/apix/zones", false},
+		{"/api", false},
+	}
+	for _, tt := range tests {
+		if got := isEdgePath(tt.path); got != tt.want {
+			t.Errorf("isEdgePath(%q) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}

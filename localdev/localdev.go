@@ -29,12 +29,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
 
 	"github.com/jingtong/backend/functions/gateway"
+	"github.com/jingtong/backend/functions/gateway/route"
 	"github.com/jingtong/backend/shared/auth"
 	"github.com/jingtong/backend/shared/fn"
 	"github.com/jingtong/backend/shared/httpx"
@@ -201,7 +203,25 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /h5/{id...}", http.HandlerFunc(placeholderPage))
 	mux.Handle("GET /static/{path...}", http.HandlerFunc(placeholderStatic))
 	mux.Handle("/", http.HandlerFunc(notFound))
-	return httpx.RequestIDs(mux)
+	root := httpx.RequestIDs(mux)
+
+	// Most traffic goes to the edge, so it skips the mux when the mux
+	// would choose the edge anyway. The edge sets its own request id.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isEdgePath(r.URL.Path) {
+			edge.ServeHTTP(w, r)
+			return
+		}
+		root.ServeHTTP(w, r)
+	})
+}
+
+// isEdgePath reports whether the mux would send path to the edge: it is
+// under /api/, is not a function's /healthz or /readyz, and is canonical,
+// so the mux would not redirect it.
+func isEdgePath(path string) bool {
+	return strings.HasPrefix(path, "/api/") && !strings.HasSuffix(path, "/healthz") &&
+		!strings.HasSuffix(path, "/readyz") && route.CanonicalPath(path)
 }
 
 // notFound writes the JSON NOT_FOUND error for paths outside every function.

@@ -72,24 +72,58 @@ curl -fsS -o "$OUT/page.json" "http://$LOCALDEV_ADDR$PAGE_PATH"
 pids+=($!)
 wait_for "http://$BARE_ADDR/"
 
-# run_wrk URL NAME prints "requests_per_second p99_ms" for one run.
+# run_wrk URL NAME [taskset -c CPU] prints "requests_per_second p99_ms" for
+# one run, with wrk started under the optional taskset prefix.
 run_wrk() {
-	wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$1" >/dev/null # warm-up
-	wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$1" >"$OUT/wrk-$2.txt"
+	local url=$1 name=$2
+	shift 2
+	"$@" wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$url" >/dev/null # warm-up
+	"$@" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url" >"$OUT/wrk-$name.txt"
 	local rps p99
-	rps=$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk-$2.txt")
-	p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' "$OUT/wrk-$2.txt")
+	rps=$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk-$name.txt")
+	p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' "$OUT/wrk-$name.txt")
 	echo "$rps $p99"
 }
 
-echo "== load: bare handler"
-read -r bare_rps bare_p99 < <(run_wrk "http://$BARE_ADDR$PAGE_PATH" bare)
-echo "== load: localdev /api route"
-read -r api_rps api_p99 < <(run_wrk "http://$LOCALDEV_ADDR$PAGE_PATH" api)
+# pin PID CPUS moves every thread of PID onto CPUS.
+pin() {
+	taskset -a -p -c "$2" "$1" >/dev/null
+}
 
-ratio=$(awk -v a="$api_rps" -v b="$bare_rps" 'BEGIN {printf "%.2f", a/b}')
-verdict=$(awk -v r="$ratio" -v p="$api_p99" 'BEGIN {print (r >= 0.5 && p < 10) ? "met" : "NOT met"}')
+# Shared cores: wrk and the server run wherever the kernel puts them, so
+# they preempt each other.
+echo "== load (shared cores): bare handler"
+read -r bare_rps bare_p99 < <(run_wrk "http://$BARE_ADDR$PAGE_PATH" bare-shared)
+echo "== load (shared cores): localdev /api route"
+read -r api_rps api_p99 < <(run_wrk "http://$LOCALDEV_ADDR$PAGE_PATH" api-shared)
+
+# Pinned: each server on CPU 0 and wrk on CPU 1, so that neither takes the
+# other's core and both servers get the same single core.
+pinned=false
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+	pinned=true
+	for pid in "${pids[@]}"; do pin "$pid" 0; done
+	echo "== load (pinned): bare handler"
+	read -r pbare_rps pbare_p99 < <(run_wrk "http://$BARE_ADDR$PAGE_PATH" bare-pinned taskset -c 1)
+	echo "== load (pinned): localdev /api route"
+	read -r papi_rps papi_p99 < <(run_wrk "http://$LOCALDEV_ADDR$PAGE_PATH" api-pinned taskset -c 1)
+fi
+
+# verdict RPS BARE_RPS P99 prints the ratio and whether the target is met.
+verdict() {
+	awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN {r = a / b; printf "%.2f %s\n", r, (r >= 0.5 && p < 10) ? "met" : "NOT_met"}'
+}
+read -r ratio shared_verdict < <(verdict "$api_rps" "$bare_rps" "$api_p99")
 page_bytes=$(wc -c <"$OUT/page.json")
+
+pinned_rows=""
+pinned_line="The machine has fewer than two cores or no taskset, so the pinned run was skipped."
+if $pinned; then
+	read -r pratio pinned_verdict < <(verdict "$papi_rps" "$pbare_rps" "$papi_p99")
+	pinned_rows="| pinned | bare Go handler | $pbare_rps | ${pbare_p99} ms | |
+| pinned | localdev /api/zones route | $papi_rps | ${papi_p99} ms | **$pratio** |"
+	pinned_line="Pinned run: ratio **$pratio**, p99 ${papi_p99} ms; target ${pinned_verdict/_/ }."
+fi
 
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 mem=$(awk '/^MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
@@ -110,14 +144,22 @@ against \`$PAGE_PATH\` on localdev (SQLite, demo data, log level warn), where th
 gateway function sits on the /api route with its per-IP, per-route and per-zone limits
 on but raised so one client is not throttled, and against a
 bare \`net/http\` handler (localdev/bench/bare) serving the same $page_bytes bytes, one
-after the other in the same run. wrk shares the two cores with the server.
+after the other in the same run.
 
-| target | requests/s | p99 latency |
-| --- | ---: | ---: |
-| bare Go handler | $bare_rps | ${bare_p99} ms |
-| localdev /api/zones route | $api_rps | ${api_p99} ms |
+It runs twice. In the shared run, wrk and the server share both cores and preempt each
+other, so the tail latency there measures the kernel scheduler as much as the server. In
+the pinned run (\`taskset\`), both servers run on CPU 0 and wrk on CPU 1, so each server
+has one whole core to itself, and the bare handler is limited by what one wrk core can send.
 
-Ratio to the bare handler: **$ratio** (target at least 0.5 with p99 under 10 ms: $verdict).
+| cores | target | requests/s | p99 latency | ratio |
+| --- | --- | ---: | ---: | ---: |
+| shared | bare Go handler | $bare_rps | ${bare_p99} ms | |
+| shared | localdev /api/zones route | $api_rps | ${api_p99} ms | **$ratio** |
+$pinned_rows
+
+Target: at least half the bare handler's throughput with p99 under 10 ms.
+Shared run: ratio **$ratio**, p99 ${api_p99} ms; target ${shared_verdict/_/ }.
+$pinned_line
 
 ## Go benchmarks
 
@@ -128,4 +170,7 @@ $(grep -E '^(Benchmark|goos|goarch|cpu|pkg)' "$OUT/go-bench.txt")
 \`\`\`
 MD
 
-echo "== done: api $api_rps req/s (p99 $api_p99 ms), bare $bare_rps req/s (p99 $bare_p99 ms), ratio $ratio ($verdict)"
+echo "== done (shared): api $api_rps req/s (p99 $api_p99 ms), bare $bare_rps req/s (p99 $bare_p99 ms), ratio $ratio (${shared_verdict/_/ })"
+if $pinned; then
+	echo "== done (pinned): api $papi_rps req/s (p99 $papi_p99 ms), bare $pbare_rps req/s (p99 $pbare_p99 ms), ratio $pratio (${pinned_verdict/_/ })"
+fi
