@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jingtong/backend/shared/httpx"
@@ -57,6 +58,11 @@ func PolicyField(decisions ...Decision) string {
 	if len(decisions) == 1 {
 		return policyItem(decisions[0])
 	}
+	slot := &policyFields[policyListHash(decisions)%uint64(len(policyFields))]
+	if f := slot.Load(); f != nil && f.lists(decisions) {
+		return f.value
+	}
+
 	var items [8]string
 	parts := items[:0]
 	size := 0
@@ -73,7 +79,54 @@ func PolicyField(decisions ...Decision) string {
 		}
 		b.WriteString(item)
 	}
-	return b.String()
+	f := &policyFieldEntry{value: b.String(), keys: make([]policyKey, len(decisions))}
+	for i, d := range decisions {
+		f.keys[i] = policyKey{name: d.Name, limit: d.Result.Limit}
+	}
+	slot.Store(f)
+	return f.value
+}
+
+// policyFields caches whole RateLimit-Policy values of several policies,
+// indexed by policyListHash. A gateway sends the same few lists of
+// policies on every response, and one hash and compare costs less than a
+// lookup per item. A slot keeps the list stored last, so two lists that
+// share a slot take turns and stay correct.
+var policyFields [64]atomic.Pointer[policyFieldEntry]
+
+type policyFieldEntry struct {
+	keys  []policyKey
+	value string
+}
+
+// lists reports whether the entry is the field for decisions.
+func (f *policyFieldEntry) lists(decisions []Decision) bool {
+	if len(f.keys) != len(decisions) {
+		return false
+	}
+	for i, d := range decisions {
+		if f.keys[i].name != d.Name || f.keys[i].limit != d.Result.Limit {
+			return false
+		}
+	}
+	return true
+}
+
+// policyListHash returns an FNV-1a hash of the decisions' policy names and
+// limits.
+func policyListHash(decisions []Decision) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for _, d := range decisions {
+		for i := 0; i < len(d.Name); i++ {
+			h = (h ^ uint64(d.Name[i])) * prime
+		}
+		l := d.Result.Limit
+		for _, v := range [...]uint64{uint64(l.Rate), uint64(l.Period), uint64(l.Burst)} {
+			h = (h ^ v) * prime
+		}
+	}
+	return h
 }
 
 // policyItems caches the RateLimit-Policy item of each policy name and

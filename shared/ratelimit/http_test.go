@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -357,4 +359,23 @@ func unreachableRedis(t testing.TB) *redis.Client {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
+}
+
+func TestPolicyFieldManyLists(t *testing.T) {
+	t.Parallel()
+	// More lists than the field cache has slots, read twice, so that slots
+	// are shared and replaced; each value must still be the list's own.
+	item := func(name string, burst int) string {
+		return fmt.Sprintf("%q;q=%d;w=1", name, burst)
+	}
+	for round := range 2 {
+		for i := range 200 {
+			a := ratelimit.Decision{Name: "ip", Result: ratelimit.Result{Limit: ratelimit.Limit{Rate: i + 1, Period: time.Second, Burst: i + 1}}}
+			b := ratelimit.Decision{Name: "zone-" + strconv.Itoa(i%7), Result: ratelimit.Result{Limit: ratelimit.PerSecond(5)}}
+			want := item("ip", i+1) + ", " + item(b.Name, 5)
+			if got := ratelimit.PolicyField(a, b); got != want {
+				t.Fatalf("round %d, list %d: PolicyField = %q, want %q", round, i, got, want)
+			}
+		}
+	}
 }
