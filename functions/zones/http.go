@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jingtong/backend/shared/auth"
+	"github.com/jingtong/backend/shared/fn"
 	"github.com/jingtong/backend/shared/httpx"
 )
 
@@ -34,6 +35,8 @@ type server struct {
 	logger *slog.Logger
 	now    func() time.Time
 	mux    *http.ServeMux
+	// publisher announces published pages; nil when the host has no queue.
+	publisher fn.Publisher
 	// patterns lists the registered route patterns, for the test that
 	// compares them with openapi.json.
 	patterns []string

@@ -259,6 +259,7 @@ func (s *server) handlePublishPage(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
+	s.announcePublished(r.Context(), v)
 	httpx.WriteJSON(w, http.StatusCreated, v)
 }
 
@@ -293,6 +294,7 @@ func (s *server) handleRollbackPage(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
+	s.announcePublished(r.Context(), v)
 	httpx.WriteJSON(w, http.StatusCreated, v)
 }
 

@@ -66,7 +66,7 @@ func build(ctx context.Context, env *fn.Env) (*server, *fn.Function, error) {
 	}
 
 	st := NewStore(db, now)
-	srv := &server{cfg: cfg, store: st, cache: newPageCache(cfg.CacheTTL), logger: logger, now: now}
+	srv := &server{cfg: cfg, store: st, cache: newPageCache(cfg.CacheTTL), logger: logger, now: now, publisher: env.Publisher}
 	st.onCommit = srv.cache.invalidate
 
 	token := loadOperatorToken(cfg.OperatorTokenFile, logger)
@@ -95,6 +95,10 @@ func build(ctx context.Context, env *fn.Env) (*server, *fn.Function, error) {
 			Schedule: "17 3 * * *",
 			Missed:   fn.MissedSkip,
 			Run:      st.RefreshSearchIndex,
+		}},
+		Consumers: []fn.Consumer{{
+			Subject: SubjectPagePublished,
+			Handle:  srv.prerenderPublished,
 		}},
 		Migrate: func(ctx context.Context) error { return Migrate(ctx, db) },
 		Ready:   func(ctx context.Context) error { return checkSchema(ctx, db) },

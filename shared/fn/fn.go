@@ -45,6 +45,12 @@ type Env struct {
 	// restarts in local development (JT_DATA_DIR, default ./.data). Deployed
 	// functions should not rely on it.
 	DataDir string
+
+	// Publisher sends events to queue subjects: NATS JetStream when the
+	// host is configured with it, an in-process queue otherwise. It is nil
+	// when the host runs no queue, such as a one-off migrate command, so
+	// functions check it before publishing.
+	Publisher Publisher
 }
 
 // Getenv returns the value of key, or def when it is unset or empty.
@@ -117,6 +123,49 @@ type Consumer struct {
 	Subject string
 	// Handle processes one message. Returning an error asks for redelivery.
 	Handle func(ctx context.Context, msg Message) error
+}
+
+// Publisher sends messages to queue subjects. The queue backends of
+// package triggers/queue implement it.
+type Publisher interface {
+	// Publish stores data under subject for every consumer of subject and
+	// returns once the message is stored. A message whose ID was published
+	// within the backend's duplicate window is accepted and dropped.
+	Publish(ctx context.Context, subject string, data []byte, opts PublishOptions) error
+}
+
+// PublishOptions are the optional parts of a message.
+type PublishOptions struct {
+	// ID is the message's idempotency key, at most 256 bytes of printable
+	// text. Derive it from the effect that caused the message, such as
+	// "zone-published:<zone id>:<version>", so that publishing again after
+	// a timeout is de-duplicated. Empty means a random UUID, which
+	// de-duplicates nothing.
+	ID string
+	// Header holds extra headers, passed to the consumer in
+	// Message.Header. Names starting with "Nats-" or "Jt-Dlq-" are
+	// reserved and rejected.
+	Header http.Header
+}
+
+// PermanentError marks a consumer error that no retry can fix, such as a
+// payload that does not decode. The host sends the message to the
+// dead-letter subject at once, with the error as the reason.
+type PermanentError struct {
+	Err error
+}
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err so that the message is dead-lettered without further
+// attempts. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
 }
 
 // Message is one queue delivery.

@@ -54,13 +54,13 @@
 package queue
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/jingtong/backend/shared/fn"
 )
 
 // Limits on names and messages.
@@ -112,32 +112,16 @@ var (
 )
 
 // Publisher sends messages to subjects. Both backends, *NATS and *Memory,
-// implement it, and fakes in tests can too.
-type Publisher interface {
-	// Publish stores data under subject for every consumer of subject. It
-	// returns once the message is stored: in the JetStream stream, or in
-	// the in-process queue. A message whose ID was published within the
-	// duplicate window is accepted and dropped.
-	//
-	// It returns an error wrapping ErrInvalidMessage for a bad subject, ID,
-	// header or payload, ErrFull when the in-process queue stays full,
-	// ErrClosed after Close, and the transport's error otherwise.
-	Publish(ctx context.Context, subject string, data []byte, opts PublishOptions) error
-}
+// implement it, and fakes in tests can too. It is fn.Publisher, so hosts
+// hand a backend to functions in fn.Env.
+//
+// Publish returns an error wrapping ErrInvalidMessage for a bad subject,
+// ID, header or payload, ErrFull when the in-process queue stays full,
+// ErrClosed after Close, and the transport's error otherwise.
+type Publisher = fn.Publisher
 
-// PublishOptions are the optional parts of a message.
-type PublishOptions struct {
-	// ID is the message's idempotency key, at most MaxIDLength bytes of
-	// printable text. Derive it from the effect that caused the message,
-	// such as "zone-published:<zone id>:<version>", so that publishing
-	// again after a timeout is de-duplicated. Empty means a random UUID,
-	// which de-duplicates nothing.
-	ID string
-	// Header holds extra headers, passed to the consumer in
-	// fn.Message.Header. Names starting with "Nats-" or "Jt-Dlq-" are
-	// reserved and rejected.
-	Header http.Header
-}
+// PublishOptions are the optional parts of a message; see fn.PublishOptions.
+type PublishOptions = fn.PublishOptions
 
 var subjectPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,15}$`)
 
@@ -211,25 +195,13 @@ func ConsumerName(function, subject string) string {
 	return function + "_" + strings.ReplaceAll(subject, ".", "_")
 }
 
-// PermanentError marks a consumer error that no retry can fix, such as a
-// payload that does not decode. The message goes to the dead-letter subject
-// at once.
-type PermanentError struct {
-	Err error
-}
-
-func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
-
-func (e *PermanentError) Unwrap() error { return e.Err }
+// PermanentError marks a consumer error that no retry can fix; see
+// fn.PermanentError.
+type PermanentError = fn.PermanentError
 
 // Permanent wraps err so that the message is dead-lettered without further
 // attempts. Permanent(nil) is nil.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &PermanentError{Err: err}
-}
+func Permanent(err error) error { return fn.Permanent(err) }
 
 // IsPermanent reports whether err or an error it wraps is a
 // *PermanentError.
