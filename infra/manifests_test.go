@@ -25,6 +25,7 @@ import (
 	"github.com/jingtong/backend/shared/fn"
 	"github.com/jingtong/backend/shared/smcrypto"
 	"github.com/jingtong/backend/shared/store/storetest"
+	"github.com/jingtong/backend/triggers"
 	"github.com/jingtong/backend/triggers/cron"
 	"github.com/jingtong/backend/triggers/httpserver"
 	"github.com/jingtong/backend/triggers/queue"
@@ -610,14 +611,12 @@ func TestCronJobsHavePlatformSchedules(t *testing.T) {
 func TestConsumersHaveTriggers(t *testing.T) {
 	functions := buildFunctions(t)
 	for name, f := range functions {
-		triggers := knativeObjects(t, name, "Trigger")
+		brokerTriggers := knativeObjects(t, name, "Trigger")
 		byType := map[string]object{}
-		for _, tr := range triggers {
+		for _, tr := range brokerTriggers {
 			byType[tr.Spec.Filter.Attributes["type"]] = tr
 		}
 
-		// NOTE: triggers.Main does not serve queue.CloudEventsHandler yet, so
-		// the subscriber path is not checked.
 		for _, c := range f.Consumers {
 			eventType := eventTypePrefix + c.Subject
 			tr, ok := byType[eventType]
@@ -630,6 +629,9 @@ func TestConsumersHaveTriggers(t *testing.T) {
 			}
 			if tr.Spec.Subscriber.Ref.Kind != "Service" || tr.Spec.Subscriber.Ref.Name != name {
 				t.Errorf("Trigger %s subscriber.ref = %+v, want the Service %s", tr.Metadata.Name, tr.Spec.Subscriber.Ref, name)
+			}
+			if tr.Spec.Subscriber.URI != triggers.EventsPath {
+				t.Errorf("Trigger %s subscriber.uri = %q, want %q, where triggers.Main serves events", tr.Metadata.Name, tr.Spec.Subscriber.URI, triggers.EventsPath)
 			}
 		}
 		for eventType, tr := range byType {

@@ -30,9 +30,15 @@
 //	                  process, on the http platform only. Default false,
 //	                  because Knative, OpenFaaS, Lambda and SCF fire them.
 //
+//	JT_NATS_URL, JT_QUEUE_*
+//	                  the queue of published events and consumers (see
+//	                  queue.ConfigFromEnv and the events type)
+//
 // A function with cron jobs serves POST /_jt/cron/{job} beside its own routes
 // on every platform, and on Lambda and SCF also runs the jobs that
 // EventBridge scheduled events and SCF timer events name (see package cron).
+// A function with queue consumers serves POST /_jt/events for the
+// CloudEvents of Knative Triggers (see withEvents).
 package triggers
 
 import (
@@ -102,23 +108,38 @@ func Run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 
 	env, db := newEnv(lookup, logger)
+	ev := &events{}
+	if !migrateOnly {
+		if ev, err = newEvents(platform, lookup, logger); err != nil {
+			return errors.Join(err, db.Close())
+		}
+		env.Publisher = ev.publisher
+	}
 	f, err := build(ctx, env)
 	if err != nil {
-		return errors.Join(fmt.Errorf("triggers: building function: %w", err), db.Close())
+		return errors.Join(fmt.Errorf("triggers: building function: %w", err), ev.close(), db.Close())
 	}
 	if f == nil {
-		return errors.Join(errors.New("triggers: builder returned a nil function"), db.Close())
+		return errors.Join(errors.New("triggers: builder returned a nil function"), ev.close(), db.Close())
 	}
 	closeJobs := func() error { return nil }
-	release := sync.OnceValue(func() error { return errors.Join(closeFunction(f), closeJobs(), db.Close()) })
+	// The consumers stop before the function closes, and the function
+	// before its database.
+	release := sync.OnceValue(func() error { return errors.Join(ev.close(), closeFunction(f), closeJobs(), db.Close()) })
 	defer func() { err = errors.Join(err, release()) }()
 
 	functionLogger := logger.With("function", f.Name)
 	if migrateOnly {
-		return errors.Join(migrate(ctx, f, functionLogger), migrateJobs(ctx, f, env))
+		return errors.Join(migrate(ctx, f, functionLogger), migrateJobs(ctx, f, env), migrateEvents(ctx, f, env))
 	}
 	if f.Handler == nil {
 		return fmt.Errorf("triggers: function %q has no HTTP handler", f.Name)
+	}
+	if f, err = withEvents(f, env); err != nil {
+		return err
+	}
+	if err := ev.start(ctx, f, env); err != nil {
+		return err
 	}
 
 	metrics := obs.NewMetrics()
