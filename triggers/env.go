@@ -2,10 +2,13 @@ package triggers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,4 +92,74 @@ func (o *dbOpener) Close() error {
 		return fmt.Errorf("triggers: closing database: %w", err)
 	}
 	return nil
+}
+
+// SecretFileVars are the variables whose values may carry credentials, such
+// as a password in a database URL. Each may instead come from the file that
+// the variable with the suffix "_FILE" names, as OpenFaaS
+// (/var/openfaas/secrets), Knative and Kubernetes mount secrets. The
+// gateway's keys and the HMAC secrets have _FILE forms of their own (see
+// auth.LoadSecret).
+var SecretFileVars = []string{"JT_DATABASE_URL", "JT_REDIS_URL", "JT_CRON_REDIS_URL", "JT_NATS_URL"}
+
+// maxSecretFileSize bounds a secret file, so a wrong path such as a log
+// file fails instead of filling memory.
+const maxSecretFileSize = 64 << 10
+
+// WithSecretFiles returns lookup with the SecretFileVars read from their
+// _FILE files where the variable itself is unset. It reads the files at
+// once, so a missing file fails at start, and trims one trailing newline.
+// Setting both a variable and its _FILE form is an error. The errors name
+// the variables and paths, never the contents.
+func WithSecretFiles(lookup func(string) (string, bool)) (func(string) (string, bool), error) {
+	values := map[string]string{}
+	var problems []error
+	for _, key := range SecretFileVars {
+		path, ok := lookup(key + "_FILE")
+		if !ok || path == "" {
+			continue
+		}
+		if v, set := lookup(key); set && v != "" {
+			problems = append(problems, fmt.Errorf("triggers: both %s and %s_FILE are set; set one", key, key))
+			continue
+		}
+		v, err := readSecretFile(path)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("triggers: %s_FILE: %w", key, err))
+			continue
+		}
+		values[key] = v
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+	if len(values) == 0 {
+		return lookup, nil
+	}
+	return func(key string) (string, bool) {
+		if v, ok := values[key]; ok {
+			return v, true
+		}
+		return lookup(key)
+	}, nil
+}
+
+func readSecretFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFileSize+1))
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(data) > maxSecretFileSize {
+		return "", fmt.Errorf("%s is larger than %d bytes", path, maxSecretFileSize)
+	}
+	v := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
+	if v == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return v, nil
 }

@@ -91,6 +91,9 @@ func Run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if err != nil {
 		return err
 	}
+	if lookup, err = WithSecretFiles(lookup); err != nil {
+		return err
+	}
 
 	// Read every setting before building, so a bad value fails before the
 	// function opens its database.

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/jingtong/backend/localdev"
 	"github.com/jingtong/backend/shared/obs"
+	"github.com/jingtong/backend/triggers"
 )
 
 func main() {
@@ -21,7 +23,13 @@ func main() {
 }
 
 func run() error {
-	cfg, err := localdev.LoadConfig(os.LookupEnv)
+	// JT_DATABASE_URL_FILE and the other _FILE forms of credentials work
+	// as they do in the function binaries.
+	lookup, err := triggers.WithSecretFiles(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	cfg, err := localdev.LoadConfig(lookup)
 	if err != nil {
 		return err
 	}
@@ -30,13 +38,14 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := localdev.New(ctx, cfg, os.LookupEnv, logger)
+	srv, err := localdev.New(ctx, cfg, lookup, logger)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 
 	tokenPath := cfg.OperatorTokenFile
+	passwordPath := filepath.Join(cfg.DataDir, localdev.FaaSDir, localdev.BasicAuthPasswordFile)
 	return srv.ListenAndServe(ctx, func(addr string) {
 		logger.Info("localdev listening", "addr", addr, "data_dir", cfg.DataDir)
 		fmt.Fprintf(os.Stderr, "\n京通 localdev 已启动 / Jingtong localdev is up: http://%s\n"+
@@ -44,6 +53,8 @@ func run() error {
 			"  网关公钥 / gateway keys:     http://%s/api/gateway/keys\n"+
 			"  开发登录 / dev login:        POST http://%s/api/gateway/dev/login\n"+
 			"  内部入口 / internal path:    http://%s/function/<function>/...\n"+
-			"  运营令牌 / operator token:   %s\n\n", addr, addr, addr, addr, addr, tokenPath)
+			"  运营令牌 / operator token:   %s\n"+
+			"  OpenFaaS API:               faas-cli login -g http://%s -u %s --password-stdin < %s\n\n",
+			addr, addr, addr, addr, addr, tokenPath, addr, localdev.BasicAuthUser, passwordPath)
 	})
 }
