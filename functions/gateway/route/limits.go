@@ -30,6 +30,11 @@ type RateLimit struct {
 // matched, only without the memo.
 const maxRememberedPaths = 4096
 
+// maxRememberedPathLength bounds the length of a remembered path, so that
+// the memo stays under about 2 MiB however long the paths that clients
+// send. Zone page paths are far shorter.
+const maxRememberedPathLength = 256
+
 // zoneMatcher applies a limit's zone pattern to request paths and
 // remembers the outcome per path, because the regexp costs more than the
 // rest of a limit check and the same few zone pages get most requests.
@@ -56,7 +61,7 @@ func (z *zoneMatcher) match(path string) (string, bool) {
 		return m.route, m.ok
 	}
 	m := z.compute(path)
-	if z.remembered.Load() < maxRememberedPaths {
+	if len(path) <= maxRememberedPathLength && z.remembered.Load() < maxRememberedPaths {
 		if _, loaded := z.memo.LoadOrStore(path, m); !loaded {
 			z.remembered.Add(1)
 		}

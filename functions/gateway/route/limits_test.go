@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/jingtong/backend/functions/gateway/route"
@@ -108,5 +109,21 @@ func TestRateLimit_keysStablePastMemo(t *testing.T) {
 	}
 	if _, ok := page.Key("/api/zones/zones//page", ratelimit.Key{}); ok {
 		t.Error("the page limit applied to an empty zone id")
+	}
+}
+
+func TestRateLimit_longZoneIDStillKeyed(t *testing.T) {
+	t.Parallel()
+	rt := newRouter(t, limitTable, route.Options{Functions: map[string]http.Handler{"a": nameHandler("a")}})
+	r, _ := rt.Match(httptest.NewRequest("GET", "/api/zones/zones", nil))
+	page := r.RateLimits[0]
+
+	// A path too long to remember is matched afresh each time, with the
+	// same key.
+	long := "/api/zones/zones/" + strings.Repeat("z", 1000) + "/page"
+	a, okA := page.Key(long, ratelimit.Key{})
+	b, okB := page.Key(long, ratelimit.Key{})
+	if !okA || !okB || a != b || !strings.Contains(a, strings.Repeat("z", 1000)) {
+		t.Errorf("keys for a long zone id = %q (%v), %q (%v); want one key naming the zone", a, okA, b, okB)
 	}
 }
