@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Function binary and queue benchmarks for `make bench`, run by run.sh after
+# the page benchmark: the size of each release binary, the zones binary's
+# cold start against an already-migrated database, and NATS JetStream
+# consumer throughput with acks. Appends a section to docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+OUT=localdev/bench/out/platform
+SIZE_TARGET_MB=25
+COLD_TARGET_MS=50
+mkdir -p "$OUT"
+
+echo "== release binaries"
+make build BIN="$OUT/bin" >/dev/null
+CGO_ENABLED=0 go build -trimpath -o "$OUT/coldstart" ./localdev/bench/coldstart
+
+size_rows=""
+for f in functions/*/cmd/*; do
+	name=$(basename "$f")
+	bytes=$(stat -c %s "$OUT/bin/$name")
+	mb=$(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1048576}')
+	verdict=$(awk -v b="$bytes" -v t="$SIZE_TARGET_MB" 'BEGIN {print (b <= t * 1048576) ? "met" : "NOT met"}')
+	size_rows+="| $name | $mb MB | $verdict |"$'\n'
+done
+
+echo "== cold start: zones"
+data_dir=$(mktemp -d)
+trap 'rm -rf "$data_dir"' EXIT
+JT_DATA_DIR="$data_dir" JT_ZONES_SEED=true JT_LOG_LEVEL=warn "$OUT/bin/zones" migrate >/dev/null
+# One start seeds the demo catalogue, so the measured starts find it.
+JT_DATA_DIR="$data_dir" JT_ZONES_SEED=true JT_LOG_LEVEL=warn JT_HTTP_ADDR=127.0.0.1:18600 \
+	"$OUT/coldstart" -runs 1 -url 'http://127.0.0.1:18600/zones?channel=wechat' "$OUT/bin/zones" >/dev/null
+cold=$(JT_DATA_DIR="$data_dir" JT_LOG_LEVEL=warn JT_HTTP_ADDR=127.0.0.1:18600 \
+	"$OUT/coldstart" -runs 10 -url 'http://127.0.0.1:18600/zones?channel=wechat' "$OUT/bin/zones")
+cold_median=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["median_ms"])' "$cold")
+cold_max=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["max_ms"])' "$cold")
+cold_verdict=$(awk -v m="$cold_median" -v t="$COLD_TARGET_MS" 'BEGIN {print (m < t) ? "met" : "NOT met"}')
+
+echo "== queue consumers"
+nats_line="JT_TEST_NATS_URL is not set, so the NATS benchmark was skipped."
+export JT_TEST_NATS_URL="${JT_TEST_NATS_URL:-nats://127.0.0.1:4222}"
+if go test -run '^$' -bench 'Consume' -benchtime 20000x -count 1 ./triggers/queue/ >"$OUT/queue-bench.txt" 2>&1; then
+	nats_line=$(grep -E '^Benchmark' "$OUT/queue-bench.txt" || true)
+else
+	nats_line="The queue benchmark failed; see $OUT/queue-bench.txt."
+fi
+
+cat >>docs/benchmarks.md <<MD
+
+## Function binaries and queue
+
+Release binaries as \`make build\` builds them (\`CGO_ENABLED=0\`, \`-trimpath\`,
+\`-ldflags '-s -w'\`), target at most $SIZE_TARGET_MB MB each:
+
+| function | size | target |
+| --- | ---: | --- |
+$size_rows
+Cold start of \`zones\` from exec to the first 200 of \`GET /zones?channel=wechat\`, with a
+SQLite database that \`zones migrate\` prepared and the demo catalogue loaded, polled every
+200 µs by localdev/bench/coldstart, 10 starts: median **$cold_median ms**, max $cold_max ms
+(target under $COLD_TARGET_MS ms: $cold_verdict).
+
+Queue consumers with acks, 1 KB messages already stored, a no-op handler
+(\`go test -run '^\$' -bench Consume -benchtime 20000x ./triggers/queue/\` with
+\`JT_TEST_NATS_URL=$JT_TEST_NATS_URL\`):
+
+\`\`\`
+$nats_line
+\`\`\`
+MD
+echo "== done: binaries, cold start $cold_median ms ($cold_verdict)"
