@@ -19,7 +19,17 @@ dev: ## run every function in localdev on $(JT_ADDR) with data under $(JT_DATA_D
 	$(GO) build -o $(BIN)/localdev ./localdev/cmd/localdev
 	exec ./$(BIN)/localdev
 
-test: ## run all tests with the race detector (set JT_TEST_*_URL for the real-service runs)
+# JS_CLIENT is the JavaScript envelope client. Its Node test, run by
+# localdev's TestJSClient, needs the npm packages of its lockfile.
+JS_CLIENT := functions/gateway/envelope/js
+
+test: ## run all tests with the race detector, after npm ci for the JavaScript client (set JT_TEST_*_URL for the real-service runs)
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+		echo "npm ci in $(JS_CLIENT)"; \
+		(cd $(JS_CLIENT) && npm ci --prefer-offline --ignore-scripts --no-audit --no-fund) || exit 1; \
+	else \
+		echo "node or npm is not on PATH: skipping npm ci in $(JS_CLIENT); the JavaScript client's Node test (TestJSClient) will be skipped"; \
+	fi
 	$(GO) test -race -count=1 ./...
 
 test-short: ## run the tests without the race detector
