@@ -174,3 +174,5 @@ echo "== done (shared): api $api_rps req/s (p99 $api_p99 ms), bare $bare_rps req
 if $pinned; then
 	echo "== done (pinned): api $papi_rps req/s (p99 $papi_p99 ms), bare $pbare_rps req/s (p99 $pbare_p99 ms), ratio $pratio (${pinned_verdict/_/ })"
 fi
+cleanup && bash localdev/bench/gateway.sh # stop the servers above, then append the gateway section
+bash localdev/bench/platform.sh # append the function binary and queue section

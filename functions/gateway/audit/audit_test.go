@@ -268,6 +268,27 @@ func TestChain_storesAwkwardValuesExactly(t *testing.T) {
 	})
 }
 
+func TestWriter_writesLoneRecord(t *testing.T) {
+	db := migrated(t, storetest.OpenSQLite(t))
+	w, err := audit.NewWriter(db, testKey, audit.WriterOptions{BatchSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Close(context.Background()) }()
+
+	// The batch is far from full, so only its time limit writes it.
+	if !w.Log(record(0)) {
+		t.Fatal("Log dropped the record")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for w.Stats().Written != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Stats = %+v 5s after Log, want the record written without Close", w.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func TestWriter_dropsWhenFullWithoutBlocking(t *testing.T) {
 	db := migrated(t, storetest.OpenSQLite(t))
 	w, err := audit.NewWriter(db, testKey, audit.WriterOptions{QueueSize: 4, BatchSize: 1})

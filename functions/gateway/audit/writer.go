@@ -24,6 +24,14 @@ const (
 
 	// dropWarnEvery rate-limits the warning about dropped records.
 	dropWarnEvery = 10 * time.Second
+
+	// batchLinger is how long a batch waits for more records before it is
+	// written. Each INSERT statement is built, parsed and committed, which
+	// costs far more than one more row in it. Without the wait, batches
+	// contained about 8 records at 8,000 protected requests a second, and
+	// the writer took about 13 µs more CPU per request (SQLite, measured
+	// with localdev/bench/gateway.sh on 2 cores).
+	batchLinger = 10 * time.Millisecond
 )
 
 // WriterOptions configure a Writer. Every field is optional.
@@ -132,12 +140,16 @@ func (w *Writer) drop() {
 }
 
 // run appends queued records in batches until the queue is closed and
-// empty.
+// empty. A batch is written when it is full, batchLinger after its first
+// record arrived, or when the queue closes.
 func (w *Writer) run() {
 	defer close(w.done)
 	batch := make([]Record, 0, w.batch)
+	linger := time.NewTimer(batchLinger)
+	linger.Stop()
 	for rec := range w.queue {
 		batch = append(batch[:0], rec)
+		linger.Reset(batchLinger)
 	fill:
 		for len(batch) < w.batch {
 			select {
@@ -146,10 +158,11 @@ func (w *Writer) run() {
 					break fill
 				}
 				batch = append(batch, more)
-			default:
+			case <-linger.C:
 				break fill
 			}
 		}
+		linger.Stop()
 		w.write(batch)
 	}
 }
