@@ -145,6 +145,12 @@ type Config struct {
 	// (JT_GATEWAY_SKEW; default 5m, from 10s to 15m). Nonces are kept for
 	// twice as long.
 	Skew time.Duration
+	// MaxNonces caps the nonces that the in-memory nonce store keeps
+	// (JT_GATEWAY_MAX_NONCES; default envelope.DefaultMaxNonces, from 1024
+	// to 67,108,864). A full store rejects protected requests with 503, so
+	// size it above twice the skew times the peak protected requests per
+	// second; each nonce costs roughly 100 bytes. Redis nonces have no cap.
+	MaxNonces int
 }
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -165,6 +171,7 @@ func DefaultConfig() Config {
 		MaxBody:       DefaultMaxBody,
 		SessionTTL:    envelope.DefaultSessionTTL,
 		Skew:          envelope.DefaultSkew,
+		MaxNonces:     envelope.DefaultMaxNonces,
 	}
 }
 
@@ -194,6 +201,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	l.limits(&cfg)
 	l.duration("JT_GATEWAY_SESSION_TTL", time.Minute, 24*time.Hour, &cfg.SessionTTL)
 	l.duration("JT_GATEWAY_SKEW", 10*time.Second, 15*time.Minute, &cfg.Skew)
+	l.integer("JT_GATEWAY_MAX_NONCES", 1024, 1<<26, func(n int64) { cfg.MaxNonces = int(n) })
 	if v := l.get("JT_GATEWAY_TRUSTED_PROXIES"); v != "" {
 		prefixes, err := ParseTrustedProxies(v)
 		if err != nil {

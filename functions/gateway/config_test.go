@@ -86,6 +86,7 @@ func TestLoadConfigValues(t *testing.T) {
 		"JT_GATEWAY_TRUSTED_PROXIES":        "10.0.0.0/8, 192.0.2.7",
 		"JT_GATEWAY_SESSION_TTL":            "1h",
 		"JT_GATEWAY_SKEW":                   "1m",
+		"JT_GATEWAY_MAX_NONCES":             "4194304",
 	}
 
 	cfg, err := gateway.LoadConfig(lookupMap(vars))
@@ -102,7 +103,8 @@ func TestLoadConfigValues(t *testing.T) {
 		*cfg.AppRate != (ratelimit.Limit{Rate: 2000, Period: time.Second, Burst: 2000}) {
 		t.Errorf("limits = %v %v %v %v", cfg.RateLimits, cfg.IPRate, cfg.UserRate, cfg.AppRate)
 	}
-	if cfg.MaxConcurrent != 64 || cfg.Queue != 0 || cfg.MaxWait != 0 || cfg.MaxBody != 65536 || cfg.SessionTTL != time.Hour || cfg.Skew != time.Minute {
+	if cfg.MaxConcurrent != 64 || cfg.Queue != 0 || cfg.MaxWait != 0 || cfg.MaxBody != 65536 || cfg.SessionTTL != time.Hour || cfg.Skew != time.Minute ||
+		cfg.MaxNonces != 4194304 {
 		t.Errorf("numbers = %+v", cfg)
 	}
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}
@@ -134,6 +136,7 @@ func TestLoadConfigReportsEveryProblem(t *testing.T) {
 		"JT_GATEWAY_TRUSTED_PROXIES": "10.0.0.0/33",
 		"JT_GATEWAY_SESSION_TTL":     "1s",
 		"JT_GATEWAY_SKEW":            "1h",
+		"JT_GATEWAY_MAX_NONCES":      "10",
 	}
 	_, err := gateway.LoadConfig(lookupMap(vars))
 	if err == nil {

@@ -159,7 +159,7 @@ func (g *Gateway) openKeys(context.Context) error {
 // is always in memory.
 func (g *Gateway) openStores(context.Context) error {
 	var sessions envelope.SessionStore = envelope.NewMemorySessionStore(envelope.WithClock(g.now))
-	var nonces envelope.NonceStore = envelope.NewMemoryNonceStore(envelope.WithClock(g.now))
+	var nonces envelope.NonceStore = envelope.NewMemoryNonceStore(envelope.WithClock(g.now), envelope.WithMaxEntries(g.cfg.MaxNonces))
 	memory := ratelimit.NewMemory(ratelimit.WithNow(g.now))
 	g.ipLimiter = ratelimit.NewMemory(ratelimit.WithNow(g.now))
 	g.limiter = memory
