@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -34,6 +36,11 @@ type Config struct {
 	OperatorTokenFile string
 	// DrainTimeout bounds graceful shutdown (JT_DRAIN_TIMEOUT, default 10s).
 	DrainTimeout time.Duration
+	// CallbackNetworks are the networks that the callbacks of asynchronous
+	// calls may connect to (JT_FAAS_CALLBACK_NETWORKS, comma-separated
+	// CIDR prefixes or addresses). Empty means DefaultCallbackNetworks,
+	// loopback only.
+	CallbackNetworks []netip.Prefix
 }
 
 // LoadConfig reads the configuration through lookup and reports every
@@ -65,6 +72,13 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		problems = append(problems, fmt.Errorf("JT_DRAIN_TIMEOUT %q: want a positive duration such as 10s", get("JT_DRAIN_TIMEOUT", "")))
 	}
 	cfg.DrainTimeout = drain
+	if v := get("JT_FAAS_CALLBACK_NETWORKS", ""); v != "" {
+		networks, err := parseNetworks(v)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("JT_FAAS_CALLBACK_NETWORKS %q: want comma-separated CIDR prefixes or addresses such as 127.0.0.0/8,::1: %w", v, err))
+		}
+		cfg.CallbackNetworks = networks
+	}
 	if len(problems) > 0 {
 		return cfg, fmt.Errorf("localdev: invalid configuration: %w", errors.Join(problems...))
 	}
@@ -77,4 +91,34 @@ func (c Config) databaseDSN() string {
 		return c.DatabaseURL
 	}
 	return filepath.Join(c.DataDir, "jingtong.db")
+}
+
+// parseNetworks parses comma-separated CIDR prefixes or addresses; an
+// address is the prefix of that one address.
+func parseNetworks(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if strings.Contains(item, "/") {
+			p, err := netip.ParsePrefix(item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		addr, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, err
+		}
+		addr = addr.WithZone("")
+		out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no network given")
+	}
+	return out, nil
 }

@@ -7,7 +7,11 @@
 //	/function/<name>/...  the internal, platform-side path, as OpenFaaS and
 //	                      Knative expose functions inside a cluster, without
 //	                      the envelope; /function/gateway/ serves the
-//	                      gateway's own routes
+//	                      gateway's own routes, and <name>.openfaas-fn
+//	                      names a function with its OpenFaaS namespace
+//	/async-function/<name>/...  the same path, invoked in the background
+//	                      with an optional X-Callback-Url (see faas.go)
+//	/system/...           the OpenFaaS provider API, with basic auth
 //	/api/...              the public edge that mini-programs call: the
 //	                      gateway function in front of the hosted functions,
 //	                      routed by the gateway's route table
@@ -50,17 +54,21 @@ const OperatorTokenFile = "operator-token"
 
 // Server is a running localdev instance.
 type Server struct {
-	cfg       Config
-	logger    *slog.Logger
-	db        *bun.DB
-	metrics   *obs.Metrics
-	functions []*fn.Function
-	// internal are the functions' handlers with request ids, logs and
-	// metrics, by function name: the /function/<name>/ routes and the
-	// gateway's in-process targets.
-	internal map[string]http.Handler
-	gateway  *gateway.Gateway
-	handler  http.Handler
+	cfg     Config
+	logger  *slog.Logger
+	db      *bun.DB
+	metrics *obs.Metrics
+	// env is the environment every function is built with, before the
+	// variables that the OpenFaaS API stored for it.
+	env *fn.Env
+	// hosted are the functions in start-up order, the gateway last, and
+	// byName finds them by name.
+	hosted  []*hostedFunction
+	byName  map[string]*hostedFunction
+	faas    *faasAPI
+	handler http.Handler
+	// platform runs the cron jobs and queue consumers.
+	platform *platform
 }
 
 // New opens the database, builds and migrates every function, puts the
@@ -70,6 +78,12 @@ type Server struct {
 // and the gateway's key, identity secret and audit key, which it generates
 // in the data directory at first start.
 func New(ctx context.Context, cfg Config, lookup func(string) (string, bool), logger *slog.Logger) (*Server, error) {
+	return newServer(ctx, cfg, lookup, logger, builders)
+}
+
+// newServer is New hosting the functions of list, for tests that add
+// their own.
+func newServer(ctx context.Context, cfg Config, lookup func(string) (string, bool), logger *slog.Logger, list []namedBuilder) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("localdev: creating data directory: %w", err)
 	}
@@ -96,8 +110,8 @@ func New(ctx context.Context, cfg Config, lookup func(string) (string, bool), lo
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, db: db, metrics: obs.NewMetrics(), internal: map[string]http.Handler{}}
-	env := &fn.Env{
+	s := &Server{cfg: cfg, logger: logger, db: db, metrics: obs.NewMetrics(), byName: map[string]*hostedFunction{}}
+	s.env = &fn.Env{
 		Lookup: func(key string) (string, bool) {
 			if v, ok := lookup(key); ok {
 				return v, true
@@ -110,19 +124,39 @@ func New(ctx context.Context, cfg Config, lookup func(string) (string, bool), lo
 		OpenDB:  func(context.Context) (*bun.DB, error) { return db, nil },
 		DataDir: cfg.DataDir,
 	}
+	if s.platform, err = openPlatform(s.env.Lookup, logger); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.env.Publisher = s.platform.queue
+	if s.faas, err = newFaaSAPI(cfg, logger); err != nil {
+		s.Close()
+		return nil, err
+	}
+	stored, err := loadSpecs(s.faasDir())
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 
-	for _, build := range builders {
-		f, err := build(ctx, env)
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("localdev: building a function: %w", err)
+	for _, b := range list {
+		build := func(ctx context.Context, env *fn.Env) (*fn.Function, http.Handler, error) {
+			f, err := b.build(ctx, env)
+			if err != nil {
+				return nil, nil, fmt.Errorf("localdev: building %s: %w", b.name, err)
+			}
+			return f, f.Handler, nil
 		}
-		if err := s.add(ctx, f, f.Handler); err != nil {
+		if err := s.host(ctx, b.name, false, build, stored); err != nil {
 			s.Close()
 			return nil, err
 		}
 	}
-	if err := s.addGateway(ctx, env); err != nil {
+	if err := s.hostGateway(ctx, stored); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.platform.start(ctx, s.env, s.platformFunctions()); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -130,53 +164,56 @@ func New(ctx context.Context, cfg Config, lookup func(string) (string, bool), lo
 	return s, nil
 }
 
-// add hosts f, with internal as its /function/<name>/ handler, and runs
-// its migrations.
-func (s *Server) add(ctx context.Context, f *fn.Function, internal http.Handler) error {
-	s.functions = append(s.functions, f)
-	s.internal[f.Name] = obs.HandlerWith(&fn.Function{Name: f.Name, Handler: internal, Ready: f.Ready}, s.logger, obs.Options{Metrics: s.metrics})
-	if f.Migrate == nil {
-		return nil
+// hostGateway hosts the gateway with every other hosted function as an
+// in-process target. The targets check the target's state on each
+// request, so a rebuilt, scaled or removed function is seen at once.
+func (s *Server) hostGateway(ctx context.Context, stored map[string]*functionSpec) error {
+	targets := make(map[string]http.Handler, len(s.hosted))
+	for _, h := range s.hosted {
+		targets[h.name] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, false) })
 	}
-	if err := f.Migrate(ctx); err != nil {
-		return fmt.Errorf("localdev: migrating %s: %w", f.Name, err)
+	build := func(ctx context.Context, env *fn.Env) (*fn.Function, http.Handler, error) {
+		g, err := gateway.Build(ctx, env, targets)
+		if err != nil {
+			return nil, nil, fmt.Errorf("localdev: building the gateway: %w", err)
+		}
+		// The function's handler is the edge, which localdev serves at
+		// /api/. /function/gateway/ serves the gateway's own routes.
+		return g.Function(), g.Handler(), nil
 	}
-	return nil
-}
-
-// addGateway builds the gateway with every hosted function as an
-// in-process target, and hosts it.
-func (s *Server) addGateway(ctx context.Context, env *fn.Env) error {
-	targets := make(map[string]http.Handler, len(s.internal))
-	for name, h := range s.internal {
-		targets[name] = h
-	}
-	g, err := gateway.Build(ctx, env, targets)
-	if err != nil {
-		return fmt.Errorf("localdev: building the gateway: %w", err)
-	}
-	s.gateway = g
-
-	// The function's handler is the edge, which localdev serves at /api/.
-	// /function/gateway/ serves the gateway's own routes.
-	return s.add(ctx, g.Function(), g.Handler())
+	return s.host(ctx, gateway.Name, true, build, stored)
 }
 
 // Handler returns the root handler, for tests and benchmarks.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Functions returns the hosted functions.
-func (s *Server) Functions() []*fn.Function { return s.functions }
-
-// Close releases the functions, the gateway first, and then the
-// database.
-func (s *Server) Close() {
-	for _, f := range slices.Backward(s.functions) {
-		if f.Close != nil {
-			if err := f.Close(); err != nil {
-				s.logger.Warn("closing a function failed", "function", f.Name, "err", err)
-			}
+// Functions returns the running builds of the hosted functions.
+func (s *Server) Functions() []*fn.Function {
+	out := make([]*fn.Function, 0, len(s.hosted))
+	for _, h := range s.hosted {
+		h.mu.RLock()
+		if h.cur != nil {
+			out = append(out, h.cur.fn)
 		}
+		h.mu.RUnlock()
+	}
+	return out
+}
+
+// Close stops the cron jobs, the queue consumers and the asynchronous
+// calls still queued, releases the functions, the gateway first, and then
+// the database.
+func (s *Server) Close() {
+	if s.platform != nil {
+		if err := s.platform.stop(); err != nil {
+			s.logger.Warn("stopping the cron jobs and queue consumers failed", "err", err)
+		}
+	}
+	if s.faas != nil {
+		s.faas.stopAsync()
+	}
+	for _, h := range slices.Backward(s.hosted) {
+		s.stop(h)
 	}
 	if err := s.db.Close(); err != nil {
 		s.logger.Warn("closing the database failed", "err", err)
@@ -185,16 +222,15 @@ func (s *Server) Close() {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	for _, f := range s.functions {
-		internal := "/function/" + f.Name
-		mux.Handle(internal+"/", http.StripPrefix(internal, s.internal[f.Name]))
-		for _, prefix := range []string{internal, "/api/" + f.Name} {
-			mux.Handle(prefix+"/healthz", http.HandlerFunc(obs.Healthz))
-			mux.Handle(prefix+"/readyz", obs.Readyz(f))
-		}
+	for _, h := range s.hosted {
+		prefix := "/api/" + h.name
+		mux.Handle(prefix+"/healthz", http.HandlerFunc(obs.Healthz))
+		mux.Handle(prefix+"/readyz", http.HandlerFunc(h.readyz))
 	}
+	s.mountFaaS(mux)
 	// The gateway receives the whole path, which its route table matches.
-	edge := obs.HandlerWith(s.gateway.Function(), s.logger, obs.Options{Metrics: s.metrics})
+	gw := s.byName[gateway.Name]
+	edge := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gw.serve(w, r, true) })
 	mux.Handle("/api/", edge)
 	mux.Handle("/.well-known/", edge)
 	mux.Handle("GET /healthz", http.HandlerFunc(obs.Healthz))
@@ -231,12 +267,9 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) readyz() http.Handler {
 	all := &fn.Function{Name: "localdev", Ready: func(ctx context.Context) error {
-		for _, f := range s.functions {
-			if f.Ready == nil {
-				continue
-			}
-			if err := f.Ready(ctx); err != nil {
-				return fmt.Errorf("%s: %w", f.Name, err)
+		for _, h := range s.hosted {
+			if err := h.ready(ctx); err != nil {
+				return fmt.Errorf("%s: %w", h.name, err)
 			}
 		}
 		return nil
@@ -261,6 +294,10 @@ func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) er
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 
+	// Log streams that follow a function end when shutdown starts, so that
+	// they do not hold it up for the whole drain timeout.
+	srv.RegisterOnShutdown(s.faas.stopFollowers)
+
 	var wg sync.WaitGroup
 	var shutdownErr error
 	wg.Add(1)
@@ -271,6 +308,7 @@ func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) er
 		drainCtx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
 		defer cancel()
 		shutdownErr = srv.Shutdown(drainCtx)
+		s.faas.drainAsync(drainCtx)
 		s.logger.Info("localdev stopped")
 	}()
 

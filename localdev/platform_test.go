@@ -1,0 +1,173 @@
+package localdev
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// syncBuffer is a bytes.Buffer that the server's goroutines may log to.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// loggedServer builds localdev with vars and a JSON logger writing to the
+// returned buffer.
+func loggedServer(t *testing.T, vars map[string]string) (*Server, *syncBuffer, string) {
+	t.Helper()
+	dataDir := t.TempDir()
+	cfg := Config{Addr: "127.0.0.1:0", DataDir: dataDir, DrainTimeout: DefaultDrainTimeout,
+		OperatorTokenFile: filepath.Join(dataDir, OperatorTokenFile)}
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	srv, err := New(context.Background(), cfg, lookup, logger)
+	if err != nil {
+		t.Fatalf("localdev.New: %v", err)
+	}
+	t.Cleanup(srv.Close)
+	token, err := os.ReadFile(cfg.OperatorTokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, logs, strings.TrimSpace(string(token))
+}
+
+// waitForLog waits up to 10s for a log line with msg whose attributes
+// include every pair of attrs.
+func waitForLog(t *testing.T, logs *syncBuffer, msg string, attrs map[string]any) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for line := range strings.SplitSeq(logs.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) != nil || rec["msg"] != msg {
+				continue
+			}
+			match := true
+			for k, v := range attrs {
+				match = match && fmt.Sprint(rec[k]) == fmt.Sprint(v)
+			}
+			if match {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no log %q with %v within 10s; logs:\n%s", msg, attrs, logs.String())
+}
+
+// queueBackends returns the variables that select each queue backend: the
+// in-process queue, and NATS JetStream when JT_TEST_NATS_URL is set, with a
+// stream and subject prefix of this test's own.
+func queueBackends(t *testing.T) map[string]map[string]string {
+	backends := map[string]map[string]string{"memory": {}}
+	url := os.Getenv("JT_TEST_NATS_URL")
+	if url == "" {
+		t.Log("JT_TEST_NATS_URL is not set; skipping the NATS JetStream backend")
+		return backends
+	}
+	unique := fmt.Sprintf("jtlocaldev%d", time.Now().UnixNano())
+	stream := strings.ToUpper(unique)
+	backends["nats"] = map[string]string{
+		"JT_NATS_URL": url, "JT_QUEUE_STREAM": stream, "JT_QUEUE_SUBJECT_PREFIX": unique,
+		"JT_QUEUE_MAX_AGE": "10m",
+	}
+	t.Cleanup(func() { deleteStream(t, url, stream) })
+	return backends
+}
+
+// deleteStream removes a test's JetStream stream from the shared server.
+func deleteStream(t *testing.T, url, stream string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Errorf("connecting to NATS to delete stream %s: %v", stream, err)
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Errorf("JetStream: %v", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := js.DeleteStream(ctx, stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("deleting stream %s: %v", stream, err)
+	}
+}
+
+func TestPublishedPageIsPrerendered(t *testing.T) {
+	for name, vars := range queueBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			srv, logs, token := loggedServer(t, vars)
+			h := srv.Handler()
+			admin := func(method, path, body string) *httptest.ResponseRecorder {
+				req := httptest.NewRequest(method, "/function/zones"+path, strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Content-Type", "application/json")
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				return w
+			}
+
+			w := admin(http.MethodGet, "/admin/zones/life-marriage/page", "")
+			if w.Code != http.StatusOK {
+				t.Fatalf("read draft: %d %s", w.Code, w.Body)
+			}
+			var draft struct {
+				Version int64 `json:"version"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &draft); err != nil {
+				t.Fatal(err)
+			}
+			w = admin(http.MethodPost, "/admin/zones/life-marriage/page/publish", fmt.Sprintf(`{"version":%d}`, draft.Version))
+			if w.Code != http.StatusCreated {
+				t.Fatalf("publish: %d %s", w.Code, w.Body)
+			}
+			var published struct {
+				Version int64 `json:"version"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &published); err != nil {
+				t.Fatal(err)
+			}
+
+			waitForLog(t, logs, "pre-rendered a published page",
+				map[string]any{"zone": "life-marriage", "version": published.Version})
+		})
+	}
+}
+
+func TestZonesCronJobRuns(t *testing.T) {
+	// Every second, in the seven-field form that SCF timers use.
+	_, logs, _ := loggedServer(t, map[string]string{"JT_CRON_ZONES_REFRESH_SEARCH_INDEX": "* * * * * * *"})
+
+	waitForLog(t, logs, "cron job finished", map[string]any{"function": "zones", "job": "refresh-search-index"})
+}
