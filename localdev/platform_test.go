@@ -18,6 +18,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jingtong/backend/functions/zones"
+	"github.com/jingtong/backend/shared/fn"
 )
 
 // syncBuffer is a bytes.Buffer that the server's goroutines may log to.
@@ -170,4 +173,58 @@ func TestZonesCronJobRuns(t *testing.T) {
 	_, logs, _ := loggedServer(t, map[string]string{"JT_CRON_ZONES_REFRESH_SEARCH_INDEX": "* * * * * * *"})
 
 	waitForLog(t, logs, "cron job finished", map[string]any{"function": "zones", "job": "refresh-search-index"})
+}
+
+func TestConsumerFollowsRebuild(t *testing.T) {
+	srv, _, _ := loggedServer(t, nil)
+	standIns := srv.platformFunctions()
+	password, err := os.ReadFile(filepath.Join(srv.cfg.DataDir, FaaSDir, BasicAuthPasswordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A new environment through the OpenFaaS API rebuilds zones.
+	update := httptest.NewRequest(http.MethodPut, "/system/functions",
+		strings.NewReader(`{"service": "zones", "envVars": {"JT_ZONES_CACHE_TTL": "20s"}}`))
+	update.Header.Set("Content-Type", "application/json")
+	update.SetBasicAuth(BasicAuthUser, strings.TrimSpace(string(password)))
+	w := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(w, update)
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("update zones: %d %s", w.Code, w.Body)
+	}
+
+	// The new build's consumer records its calls.
+	got := make(chan fn.Message, 1)
+	zonesFn := srv.byName["zones"]
+	zonesFn.mu.Lock()
+	zonesFn.cur.fn.Consumers = []fn.Consumer{{Subject: zones.SubjectPagePublished, Handle: func(_ context.Context, msg fn.Message) error {
+		got <- msg
+		return nil
+	}}}
+	zonesFn.mu.Unlock()
+
+	// The stand-in made before the rebuild delivers to the new build.
+	var handle func(context.Context, fn.Message) error
+	for _, f := range standIns {
+		for _, c := range f.Consumers {
+			if f.Name == "zones" && c.Subject == zones.SubjectPagePublished {
+				handle = c.Handle
+			}
+		}
+	}
+	if handle == nil {
+		t.Fatal("no stand-in consumer of zones.page.published")
+	}
+	if err := handle(context.Background(), fn.Message{ID: "m1", Subject: zones.SubjectPagePublished}); err != nil {
+		t.Fatalf("stand-in consumer: %v", err)
+	}
+	select {
+	case msg := <-got:
+		if msg.ID != "m1" {
+			t.Errorf("the new build got message %q, want m1", msg.ID)
+		}
+	default:
+		t.Fatal("the stand-in did not call the running build's consumer")
+	}
 }
