@@ -69,6 +69,9 @@ type Server struct {
 	handler http.Handler
 	// platform runs the cron jobs and queue consumers.
 	platform *platform
+	// dataLock holds the data directory for this instance; nil where
+	// locks are not supported.
+	dataLock *os.File
 }
 
 // New opens the database, builds and migrates every function, puts the
@@ -87,12 +90,22 @@ func newServer(ctx context.Context, cfg Config, lookup func(string) (string, boo
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("localdev: creating data directory: %w", err)
 	}
+	dataLock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	release := func() {
+		if dataLock != nil {
+			_ = dataLock.Close()
+		}
+	}
 	tokenPath := cfg.OperatorTokenFile
 	if tokenPath == "" {
 		tokenPath = filepath.Join(cfg.DataDir, OperatorTokenFile)
 	}
 	_, created, err := auth.EnsureTokenFile(tokenPath)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	if created {
@@ -101,6 +114,7 @@ func newServer(ctx context.Context, cfg Config, lookup func(string) (string, boo
 
 	defaults, err := gatewayDefaults(cfg.DataDir, lookup, logger)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	defaults["JT_OPERATOR_TOKEN_FILE"] = tokenPath
@@ -108,9 +122,10 @@ func newServer(ctx context.Context, cfg Config, lookup func(string) (string, boo
 
 	db, err := store.Open(ctx, cfg.databaseDSN())
 	if err != nil {
+		release()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, db: db, metrics: obs.NewMetrics(), byName: map[string]*hostedFunction{}}
+	s := &Server{cfg: cfg, logger: logger, db: db, metrics: obs.NewMetrics(), byName: map[string]*hostedFunction{}, dataLock: dataLock}
 	s.env = &fn.Env{
 		Lookup: func(key string) (string, bool) {
 			if v, ok := lookup(key); ok {
@@ -218,6 +233,9 @@ func (s *Server) Close() {
 	if err := s.db.Close(); err != nil {
 		s.logger.Warn("closing the database failed", "err", err)
 	}
+	if s.dataLock != nil {
+		_ = s.dataLock.Close()
+	}
 }
 
 func (s *Server) routes() http.Handler {
@@ -241,23 +259,37 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/", http.HandlerFunc(notFound))
 	root := httpx.RequestIDs(mux)
 
-	// Most traffic goes to the edge, so it skips the mux when the mux
-	// would choose the edge anyway. The edge sets its own request id.
+	// Most traffic goes to the edge, so it skips the mux. The edge sets its
+	// own request id, and its router rejects paths with dot or empty
+	// segments with a JSON 400. Elsewhere such paths get the same 400
+	// instead of the mux's plain-text redirect, which could point from
+	// /function/x/../ to a path outside the function.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isEdgePath(r.URL.Path) {
+		switch {
+		case isEdgePath(r.URL.Path):
 			edge.ServeHTTP(w, r)
-			return
+		case !route.CanonicalPath(r.URL.Path):
+			httpx.RequestIDs(http.HandlerFunc(invalidPath)).ServeHTTP(w, r)
+		default:
+			root.ServeHTTP(w, r)
 		}
-		root.ServeHTTP(w, r)
 	})
 }
 
-// isEdgePath reports whether the mux would send path to the edge: it is
-// under /api/, is not a function's /healthz or /readyz, and is canonical,
-// so the mux would not redirect it.
+// isEdgePath reports whether path goes to the edge: it is under /api/
+// and is not the /healthz or /readyz of a function, which localdev
+// answers itself.
 func isEdgePath(path string) bool {
-	return strings.HasPrefix(path, "/api/") && !strings.HasSuffix(path, "/healthz") &&
-		!strings.HasSuffix(path, "/readyz") && route.CanonicalPath(path)
+	if !strings.HasPrefix(path, "/api/") {
+		return false
+	}
+	name, rest, _ := strings.Cut(path[len("/api/"):], "/")
+	return name == "" || (rest != "healthz" && rest != "readyz")
+}
+
+// invalidPath writes the JSON error for a path with dot or empty segments.
+func invalidPath(w http.ResponseWriter, r *http.Request) {
+	httpx.WriteError(w, r, nil, httpx.E(route.CodeInvalidPath))
 }
 
 // notFound writes the JSON NOT_FOUND error for paths outside every function.

@@ -119,8 +119,11 @@ func TestPlaceholderPages(t *testing.T) {
 	if page.status != http.StatusOK || !strings.Contains(string(page.body), "jinjingzheng-apply") {
 		t.Errorf("GET /h5/jinjingzheng-apply = %d, want 200 naming the service", page.status)
 	}
-	if r := get(t, base+"/h5/..%2Fetc", nil); r.status != http.StatusNotFound {
-		t.Errorf("GET /h5/..%%2Fetc = %d, want 404", r.status)
+	if r := get(t, base+"/h5/..%2Fetc", nil); r.status != http.StatusBadRequest || errorCode(r.body) != "ROUTE_INVALID_PATH" {
+		t.Errorf("GET /h5/..%%2Fetc = %d %s, want 400 ROUTE_INVALID_PATH", r.status, r.body)
+	}
+	if r := get(t, base+"/h5/..etc", nil); r.status != http.StatusNotFound {
+		t.Errorf("GET /h5/..etc = %d, want 404", r.status)
 	}
 	if r := get(t, base+"/static/banners/spring.svg", nil); r.status != http.StatusOK || r.header.Get("Content-Type") != "image/svg+xml" {
 		t.Errorf("GET /static/banners/spring.svg = %d %q, want 200 image/svg+xml", r.status, r.header.Get("Content-Type"))
@@ -264,4 +267,29 @@ func TestUnknownPathJSONNotFound(t *testing.T) {
 	if r.header.Get("X-Request-Id") == "" {
 		t.Error("404 response has no X-Request-Id")
 	}
+}
+
+func TestDataDirUsedOnce(t *testing.T) {
+	dataDir := t.TempDir()
+	cfg := Config{Addr: "127.0.0.1:0", DataDir: dataDir, DrainTimeout: DefaultDrainTimeout,
+		OperatorTokenFile: filepath.Join(dataDir, OperatorTokenFile)}
+	lookup := func(string) (string, bool) { return "", false }
+	first, err := New(context.Background(), cfg, lookup, discardLogger())
+	if err != nil {
+		t.Fatalf("first localdev.New: %v", err)
+	}
+
+	if second, err := New(context.Background(), cfg, lookup, discardLogger()); err == nil {
+		second.Close()
+		t.Fatal("a second localdev started on the same data directory")
+	} else if !strings.Contains(err.Error(), "another localdev is using the data directory") {
+		t.Errorf("second localdev.New error = %v, want one naming the data directory in use", err)
+	}
+
+	first.Close()
+	again, err := New(context.Background(), cfg, lookup, discardLogger())
+	if err != nil {
+		t.Fatalf("localdev.New after the first closed: %v", err)
+	}
+	again.Close()
 }
