@@ -3,6 +3,7 @@ package localdev
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -258,13 +259,29 @@ func (s *Server) runAsync(ctx context.Context, call *asyncCall) {
 			"call_id", call.id, "function", call.fn.name, "limit_bytes", maxCallbackBody)
 	}
 	status, err := s.faas.callback.post(ctx, call, rec, elapsed)
+	target := callbackForLog(call.callback)
 	if err != nil {
-		call.fn.logs.add(fmt.Sprintf("async call %s: callback to %s failed: %v", call.id, call.callback.Redacted(), err))
+		// The transport's error quotes the whole URL, query included.
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err
+		}
+		call.fn.logs.add(fmt.Sprintf("async call %s: callback to %s failed: %v", call.id, target, err))
 		s.logger.Warn("an asynchronous call's callback failed",
-			"call_id", call.id, "function", call.fn.name, "callback", call.callback.Redacted(), "err", err)
+			"call_id", call.id, "function", call.fn.name, "callback", target, "err", err)
 		return
 	}
-	call.fn.logs.add(fmt.Sprintf("async call %s: callback to %s returned %d", call.id, call.callback.Redacted(), status))
+	call.fn.logs.add(fmt.Sprintf("async call %s: callback to %s returned %d", call.id, target, status))
+}
+
+// callbackForLog returns a callback URL without its user info, query and
+// fragment, which may carry tokens that have no place in logs.
+func callbackForLog(u *url.URL) string {
+	short := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	if u.RawQuery != "" {
+		short.RawQuery = "…"
+	}
+	return short.String()
 }
 
 // callRecorder is the ResponseWriter of an asynchronous call. It keeps up

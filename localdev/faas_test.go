@@ -97,7 +97,8 @@ func startFaaS(t *testing.T, dataDir string, vars map[string]string) faasServer 
 	}
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = dataDir
-	cfg.DrainTimeout = 5 * time.Second
+	// A busy machine can take several seconds to drain the async calls.
+	cfg.DrainTimeout = 20 * time.Second
 	cfg.OperatorTokenFile = filepath.Join(dataDir, OperatorTokenFile)
 	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 	list := append(slices.Clone(builders), namedBuilder{"echo", newEcho})
@@ -977,5 +978,19 @@ func TestFaaSUpdateUnderLoad(t *testing.T) {
 	}
 	if _, reply := f.invokeEcho(t, "/", ""); reply.Greeting != "round 3" {
 		t.Errorf("echo greeting after the updates = %q, want round 3", reply.Greeting)
+	}
+}
+
+func TestCallbackForLogDropsSecrets(t *testing.T) {
+	u, err := url.Parse("http://user:pw@127.0.0.1:19003/done?access_token=SECRET123#frag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := callbackForLog(u)
+	if strings.Contains(got, "SECRET123") || strings.Contains(got, "pw") || strings.Contains(got, "frag") {
+		t.Errorf("callbackForLog = %q, want no query, user info or fragment", got)
+	}
+	if !strings.HasPrefix(got, "http://127.0.0.1:19003/done") {
+		t.Errorf("callbackForLog = %q, want the scheme, host and path", got)
 	}
 }
