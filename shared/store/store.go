@@ -74,6 +74,14 @@ func openSQLite(dsn string) (*sql.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: creating the SQLite directory: %w", err)
 	}
+	// The database holds operation logs, identity links and audit records,
+	// so only the owner may read it. SQLite gives its -wal and -shm files
+	// the database file's permissions.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: creating the SQLite file: %w", err)
+	}
+	_ = f.Close()
 
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(5000)")
