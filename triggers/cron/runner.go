@@ -311,6 +311,11 @@ func (r *Runner) resolve(fj fn.Job, opts Options, overrides map[string]string) (
 	if err != nil {
 		return nil, fmt.Errorf("cron: job %q of function %q, %s: %w", fj.Name, r.function, source, err)
 	}
+	// A schedule whose ticks all lie in the past, such as one limited to
+	// an earlier year, would never run the job.
+	if s.Next(r.now()).IsZero() {
+		return nil, fmt.Errorf("cron: job %q of function %q, %s: schedule %q has no tick after now; check its year field", fj.Name, r.function, source, expr)
+	}
 	j.schedule = s
 
 	if v, ok := lookup(opts.Lookup, timeoutVar); ok {
@@ -407,7 +412,13 @@ func (r *Runner) evaluate(ctx context.Context, j *job, at, now time.Time, res Re
 		res.Outcome = d.outcome
 		return r.observe(res), nil
 	case OutcomeMissed:
-		logger.Warn("cron tick missed", "tick", tick, "late_by", now.Sub(tick).Round(time.Second),
+		// A job that never ran, such as on a new database, missed the tick
+		// before its first start by design, so that is no warning.
+		level := slog.LevelWarn
+		if !hasLast {
+			level = slog.LevelInfo
+		}
+		logger.Log(ctx, level, "cron tick missed", "tick", tick, "late_by", now.Sub(tick).Round(time.Second),
 			"policy", string(j.missed), "has_last", hasLast)
 		res.Outcome = d.outcome
 		return r.observe(res), nil

@@ -386,3 +386,15 @@ func TestNewReportsEveryProblem(t *testing.T) {
 		t.Errorf("New with a job whose variable is reserved = %v, want an error", err)
 	}
 }
+
+func TestNewRejectsScheduleInThePast(t *testing.T) {
+	t.Parallel()
+	f := &fn.Function{Name: "zones", Jobs: []fn.Job{
+		{Name: "refresh-search-index", Schedule: "17 3 * * *", Run: func(context.Context) error { return nil }},
+	}}
+	env := map[string]string{"JT_CRON_ZONES_REFRESH_SEARCH_INDEX": "* * * * * * 1999"}
+	_, err := New(f, Options{Locker: NewMemoryLocker(), Lookup: mapLookup(env)})
+	if err == nil || !strings.Contains(err.Error(), "has no tick after now") {
+		t.Fatalf("New with a schedule limited to 1999 = %v, want an error that it never fires", err)
+	}
+}
