@@ -10,8 +10,9 @@ DURATION="${BENCH_DURATION:-10s}"
 THREADS=2
 CONNECTIONS=64
 OUT=localdev/bench/out
-LOCALDEV_ADDR=127.0.0.1:18080
-BARE_ADDR=127.0.0.1:18081
+PORT_BASE="${BENCH_PORT_BASE:-18080}"
+LOCALDEV_ADDR=127.0.0.1:$PORT_BASE
+BARE_ADDR=127.0.0.1:$((PORT_BASE + 1))
 PAGE_PATH="/api/zones/zones/life-marriage/page?channel=wechat"
 mkdir -p "$OUT"
 
@@ -26,6 +27,24 @@ cleanup() {
 	wait 2>/dev/null || true
 }
 trap cleanup EXIT
+
+# require_free ADDR stops the run when something already answers on ADDR,
+# which the load test would otherwise measure instead of its own server.
+require_free() {
+	if (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; then
+		echo "bench: $1 is already in use; stop what listens there (or set BENCH_PORT_BASE) and rerun" >&2
+		exit 1
+	fi
+}
+
+# require_running PID NAME stops the run when the server it started has
+# exited, for example because it could not bind its port.
+require_running() {
+	if ! kill -0 "$1" 2>/dev/null; then
+		echo "bench: $2 exited; see $OUT/localdev.log" >&2
+		exit 1
+	fi
+}
 
 wait_for() {
 	for _ in $(seq 1 100); do
@@ -59,6 +78,8 @@ for route in table["routes"]:
 with open(sys.argv[1], "w") as f:
     json.dump(table, f)
 PY
+require_free "$LOCALDEV_ADDR"
+require_free "$BARE_ADDR"
 JT_ADDR=$LOCALDEV_ADDR JT_DATA_DIR="$data_dir" JT_LOG_LEVEL=warn \
 	JT_GATEWAY_RATE_LIMITS=true JT_GATEWAY_ROUTES="$OUT/routes.json" \
 	JT_GATEWAY_IP_RATE="10000000/1s burst 10000000" \
@@ -66,11 +87,13 @@ JT_ADDR=$LOCALDEV_ADDR JT_DATA_DIR="$data_dir" JT_LOG_LEVEL=warn \
 	"$OUT/localdev" 2>"$OUT/localdev.log" &
 pids+=($!)
 wait_for "http://$LOCALDEV_ADDR/readyz"
+require_running "${pids[-1]}" localdev
 
 curl -fsS -o "$OUT/page.json" "http://$LOCALDEV_ADDR$PAGE_PATH"
 "$OUT/bare" -addr "$BARE_ADDR" -body "$OUT/page.json" &
 pids+=($!)
 wait_for "http://$BARE_ADDR/"
+require_running "${pids[-1]}" "the bare handler"
 
 # run_wrk URL NAME [taskset -c CPU] prints "requests_per_second p99_ms" for
 # one run, with wrk started under the optional taskset prefix.

@@ -359,8 +359,12 @@ export async function installCryptoShim({ random = selectRandomSource(), poolSiz
  * passed in as the module object or its default export.
  */
 export function libraryPrimitives(library) {
-  const lib = library && library.sm2 ? library : library && library.default;
-  if (!lib || !lib.sm2 || typeof lib.sm3 !== 'function' || !lib.sm4) {
+  // A namespace import of a CommonJS package (import * as m) may expose
+  // only some of its exports next to `default`, as Node does for
+  // sm-crypto 0.5, so fall back to `default` when the object is incomplete.
+  const complete = (m) => m && m.sm2 && typeof m.sm3 === 'function' && m.sm4;
+  const lib = complete(library) ? library : library && library.default;
+  if (!complete(lib)) {
     throw new TypeError('jingtong-envelope: options.library must be the sm-crypto-v2 or sm-crypto module');
   }
   return typeof lib.hkdf === 'function' ? smCryptoV2Primitives(lib) : smCryptoPrimitives(lib);

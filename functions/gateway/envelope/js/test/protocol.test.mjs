@@ -11,7 +11,7 @@ import * as smCryptoV2 from 'sm-crypto-v2';
 
 import {
   EnvelopeError, GatewayError, base64Decode, base64Encode, canonicalQuery, createClient, encodePath, encodeQuery,
-  installCryptoShim, myRequestTransport, selectRandomSource, selectTransport, swanRequestTransport, utf8Decode,
+  installCryptoShim, libraryPrimitives, myRequestTransport, selectRandomSource, selectTransport, swanRequestTransport, utf8Decode,
   utf8Encode, wxRequestTransport,
 } from '../jingtong-envelope.mjs';
 
@@ -383,4 +383,12 @@ test('client options are checked', () => {
   assert.throws(() => createClient({ ...options, library: {} }), /sm-crypto-v2 or sm-crypto module/);
   assert.throws(() => createClient({ ...options, publicKeys: { other: vectors.gateway.public_key_hex } }), /not among the pinned/);
   assert.ok(createClient({ ...options, library: smCryptoV2.default }), 'the default export is accepted too');
+});
+
+test('library: the namespace import of sm-crypto is accepted', async () => {
+  const namespace = await import('sm-crypto');
+  assert.equal(libraryPrimitives(namespace).name, 'sm-crypto');
+  assert.equal(libraryPrimitives(smCrypto).name, 'sm-crypto');
+  assert.equal(libraryPrimitives(smCryptoV2).name, 'sm-crypto-v2');
+  assert.throws(() => libraryPrimitives({ sm2: {} }), TypeError);
 });
