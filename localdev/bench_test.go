@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -134,10 +135,9 @@ func TestIsEdgePath(t *testing.T) {
 		{"/api/", true},
 		{"/api/zones/healthz", false},
 		{"/api/zones/readyz", false},
-		{"/api//zones", false},
-		{"/api/zones/../function/zones/x", false},
-		{"/api/zones/./zones", false},
-		{"/api/zones/..", false},
+		{"/api/zones/zones/healthz", true},
+		{"/api//zones", true},
+		{"/api/zones/../function/zones/x", true},
 		{"/function/zones/zones", false},
 		{"/apix/zones", false},
 		{"/api", false},
@@ -145,6 +145,24 @@ func TestIsEdgePath(t *testing.T) {
 	for _, tt := range tests {
 		if got := isEdgePath(tt.path); got != tt.want {
 			t.Errorf("isEdgePath(%q) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestDotSegmentsGetJSONError(t *testing.T) {
+	srv := newTestServer(t)
+	for _, raw := range []string{
+		"/api/../function/zones/admin/zones",
+		"/api//zones/zones",
+		"/function/zones%2f..%2fgateway/keys",
+		"/function/%2e%2e/system/functions",
+		"/function/zones/./zones",
+	} {
+		req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1"+raw, nil)
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, req)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `"ROUTE_INVALID_PATH"`) {
+			t.Errorf("GET %s = %d %s, want 400 ROUTE_INVALID_PATH", raw, w.Code, w.Body)
 		}
 	}
 }
