@@ -503,7 +503,8 @@ Shared: gateway ÷ httputil **$ratio_shared** (target at least $TARGET_RATIO: $v
 $pinned_line
 
 The memory nonce store keeps each nonce for twice the skew (10 minutes by default) and
-holds at most $max_nonces, so one gateway with memory stores sustains about
+holds at most $max_nonces by default (\`JT_GATEWAY_MAX_NONCES\` raises it), so one gateway
+with memory stores and the default sustains about
 $((max_nonces / 600)) protected requests a second. At the shared rate above it would be full after about
 ${nonce_fill_s} s, and further requests would get 503 NOT_READY until nonces expire. Each run here
 starts a fresh gateway, and the shared run sent $nonces_sent protected requests. With
