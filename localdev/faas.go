@@ -78,7 +78,7 @@ var (
 		"localdev 只能部署它内置的函数（%s），不能部署 %q",
 		"localdev deploys only the functions built into it (%s), not %q")
 	CodeFunctionStartFailed = httpx.NewCode("FUNCTION_START_FAILED", http.StatusBadRequest,
-		"函数 %s 无法以新的环境变量启动，配置未改变：%s",
+		"函数 %s 无法以新的环境变量启动，配置未改变。原因（英文原文）：%s",
 		"function %s failed to start with the new environment, and its configuration is unchanged: %s")
 	CodeFunctionUnavailable = httpx.NewCode("FUNCTION_UNAVAILABLE", http.StatusServiceUnavailable,
 		"函数 %s 启动失败，暂不可用；请用可用的环境变量重新部署",
