@@ -312,10 +312,25 @@ func (s *Server) readyz() http.Handler {
 // ListenAndServe serves until ctx is cancelled, then stops accepting and
 // waits up to the drain timeout for requests in flight.
 func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	ln, err := Listen(s.cfg)
 	if err != nil {
-		return fmt.Errorf("localdev: listening on %s: %w", s.cfg.Addr, err)
+		return err
 	}
+	return s.Serve(ctx, ln, ready)
+}
+
+// Listen opens cfg.Addr. The command calls it before New, so that a busy
+// port fails before any function, job or consumer starts.
+func Listen(cfg Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("localdev: listening on %s: %w", cfg.Addr, err)
+	}
+	return ln, nil
+}
+
+// Serve is ListenAndServe on a listener that Listen opened. It closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr string)) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -347,7 +362,7 @@ func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) er
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	err = srv.Serve(ln)
+	err := srv.Serve(ln)
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

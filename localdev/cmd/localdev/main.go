@@ -38,15 +38,22 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// Binding first means a busy port fails before any function, cron job
+	// or queue consumer starts.
+	ln, err := localdev.Listen(cfg)
+	if err != nil {
+		return err
+	}
 	srv, err := localdev.New(ctx, cfg, lookup, logger)
 	if err != nil {
+		_ = ln.Close()
 		return err
 	}
 	defer srv.Close()
 
 	tokenPath := cfg.OperatorTokenFile
 	passwordPath := filepath.Join(cfg.DataDir, localdev.FaaSDir, localdev.BasicAuthPasswordFile)
-	return srv.ListenAndServe(ctx, func(addr string) {
+	return srv.Serve(ctx, ln, func(addr string) {
 		logger.Info("localdev listening", "addr", addr, "data_dir", cfg.DataDir)
 		fmt.Fprintf(os.Stderr, "\n京通 localdev 已启动 / Jingtong localdev is up: http://%s\n"+
 			"  公开入口（网关）/ public edge (gateway): http://%s/api/<function>/...\n"+
