@@ -39,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openfaas/faas-provider/types"
@@ -112,6 +113,9 @@ type faasAPI struct {
 	secrets  *secretStore
 	async    *asyncQueue
 	callback *callbackPolicy
+	// droppedReported is how many dropped calls the shutdown warnings have
+	// counted, since shutdown drains twice (Serve, then Close).
+	droppedReported atomic.Int64
 
 	// deployMu serializes deploy, update, delete and scale, and the writes
 	// of the stored configuration.

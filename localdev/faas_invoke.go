@@ -414,8 +414,8 @@ func (q *asyncQueue) drain(ctx context.Context) (dropped int64, stopped bool) {
 // drainAsync drains the asynchronous calls at shutdown, until ctx ends.
 func (a *faasAPI) drainAsync(ctx context.Context) {
 	dropped, stopped := a.async.drain(ctx)
-	if dropped > 0 {
-		a.logger.Warn("asynchronous calls were dropped at shutdown", "dropped", dropped)
+	if newly := dropped - a.droppedReported.Swap(dropped); newly > 0 {
+		a.logger.Warn("asynchronous calls were dropped at shutdown", "dropped", newly)
 	}
 	if !stopped {
 		a.logger.Warn("asynchronous calls were still running after they were cancelled", "grace", asyncStopGrace.String())
