@@ -18,9 +18,6 @@ import (
 // Values come from the parent until the backing context exists and from
 // the backing context after, so contexts derived from this one register
 // with the backing context instead of starting a goroutine each.
-//
-// NOTE: context.Cause returns the parent's cause, not DeadlineExceeded,
-// for a request whose deadline passed while nothing called Done or Err.
 type lazyDeadline struct {
 	parent   context.Context
 	deadline time.Time

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -62,7 +63,9 @@ func (z *zoneMatcher) match(path string) (string, bool) {
 	}
 	m := z.compute(path)
 	if len(path) <= maxRememberedPathLength && z.remembered.Load() < maxRememberedPaths {
-		if _, loaded := z.memo.LoadOrStore(path, m); !loaded {
+		// net/http's URL.Path can share memory with the whole request
+		// line, so the key is a copy of the path alone.
+		if _, loaded := z.memo.LoadOrStore(strings.Clone(path), m); !loaded {
 			z.remembered.Add(1)
 		}
 	}

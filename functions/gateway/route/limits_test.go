@@ -3,6 +3,7 @@ package route_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,5 +126,29 @@ func TestRateLimit_longZoneIDStillKeyed(t *testing.T) {
 	b, okB := page.Key(long, ratelimit.Key{})
 	if !okA || !okB || a != b || !strings.Contains(a, strings.Repeat("z", 1000)) {
 		t.Errorf("keys for a long zone id = %q (%v), %q (%v); want one key naming the zone", a, okA, b, okB)
+	}
+}
+
+func TestRateLimit_memoDoesNotPinRequestLine(t *testing.T) {
+	rt := newRouter(t, limitTable, route.Options{Functions: map[string]http.Handler{"a": nameHandler("a")}})
+	r, _ := rt.Match(httptest.NewRequest("GET", "/api/zones/zones", nil))
+	page := r.RateLimits[0]
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	// Each path is a slice of a 512 KiB request line, as net/http's
+	// URL.Path can be. Remembering the slice would keep 100 MiB alive.
+	for i := range 200 {
+		prefix := "/api/zones/zones/zone-" + strconv.Itoa(i) + "/page"
+		line := prefix + "?" + strings.Repeat("q", 512<<10)
+		if _, ok := page.Key(line[:len(prefix)], ratelimit.Key{}); !ok {
+			t.Fatalf("the page limit did not apply to %s", prefix)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 20<<20 {
+		t.Errorf("heap grew by %d MiB after 200 remembered paths, want the request lines freed", grown>>20)
 	}
 }
