@@ -80,16 +80,19 @@ func (s *server) handlePage(w http.ResponseWriter, r *http.Request) {
 
 // renderLive renders and caches the live page for key. Concurrent misses
 // of one key share one rendering, which runs on a context that the first
-// caller's cancellation does not end.
+// caller's cancellation does not end, for at most renderTimeout.
 //
 // NOTE: errors are not cached, so every request for an unknown zone or an
 // unpublished page reads the database.
 func (s *server) renderLive(ctx context.Context, key cacheKey, now time.Time) (*cachedPage, error) {
-	ctx = context.WithoutCancel(ctx)
-	flightKey := key.zone + "/" + string(key.channel) + "/" + key.lang
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), renderTimeout)
+	defer cancel()
+	// The generation is part of the flight key, so a request that starts
+	// after a write never shares a rendering that began before it.
+	gen := s.cache.currentGeneration()
+	flightKey := key.zone + "/" + string(key.channel) + "/" + key.lang + "/" + strconv.FormatUint(gen, 10)
 
 	v, err, _ := s.cache.renders.Do(flightKey, func() (any, error) {
-		gen := s.cache.currentGeneration()
 		z, err := s.store.GetZone(ctx, key.zone, true)
 		if err != nil {
 			return nil, err
@@ -119,6 +122,11 @@ func (s *server) renderLive(ctx context.Context, key cacheKey, now time.Time) (*
 	}
 	return v.(*cachedPage), nil
 }
+
+// renderTimeout bounds one rendering, which no caller's cancellation
+// ends, so that a stuck database query does not keep its goroutine and
+// its singleflight slot for good.
+const renderTimeout = 30 * time.Second
 
 // refreshLive renders the live page for key in the background, so that
 // it replaces a cached entry before the entry expires. A failure leaves
