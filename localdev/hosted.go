@@ -266,13 +266,28 @@ func (s *Server) restart(ctx context.Context, h *hostedFunction, envVars, fallba
 
 // stop closes the running build of h.
 func (s *Server) stop(h *hostedFunction) {
-	h.mu.Lock()
+	// Requests, cron runs and queue messages hold h.mu shared while they
+	// run. One that ignores its cancelled context must not keep Close
+	// waiting for good, so after stopTimeout the build is left running.
+	deadline := time.Now().Add(stopTimeout)
+	for !h.mu.TryLock() {
+		if time.Now().After(deadline) {
+			s.logger.Error("a function was still serving after its stop timeout; leaving it running",
+				"function", h.name, "timeout", stopTimeout.String())
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	defer h.mu.Unlock()
 	if h.cur != nil {
 		closeFunction(h.cur.fn, s.logger)
 		h.cur = nil
 	}
 }
+
+// stopTimeout bounds how long stop waits for the work in progress on a
+// function.
+const stopTimeout = 15 * time.Second
 
 func closeFunction(f *fn.Function, logger *slog.Logger) {
 	if f.Close == nil {

@@ -347,10 +347,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr str
 
 	var wg sync.WaitGroup
 	var shutdownErr error
+	// served is closed when srv.Serve returns by itself, such as on an
+	// accept error, so that the shutdown below runs without waiting for ctx.
+	served := make(chan struct{})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-served:
+		}
 		s.logger.Info("localdev stopping; draining requests in flight", "drain_timeout", s.cfg.DrainTimeout.String())
 		drainCtx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
 		defer cancel()
@@ -363,6 +369,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr str
 		ready(ln.Addr().String())
 	}
 	err := srv.Serve(ln)
+	close(served)
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -292,4 +294,31 @@ func TestDataDirUsedOnce(t *testing.T) {
 		t.Fatalf("localdev.New after the first closed: %v", err)
 	}
 	again.Close()
+}
+
+// failingListener is a listener whose Accept always fails.
+type failingListener struct{ net.Listener }
+
+func (failingListener) Accept() (net.Conn, error) {
+	return nil, errors.New("accept: permanent failure")
+}
+
+func TestServeReturnsOnAcceptFailure(t *testing.T) {
+	srv := newTestServer(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(context.Background(), failingListener{ln}, nil) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "permanent failure") {
+			t.Errorf("Serve = %v, want the accept error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return within 10s of a failed accept")
+	}
 }
