@@ -137,7 +137,8 @@ func withEvents(f *fn.Function, env *fn.Env) (*fn.Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, onKnative := env.Lookup(knativeServiceVar)
+	service, _ := env.Lookup(knativeServiceVar)
+	onKnative := service != ""
 	if !onKnative && len(secret) == 0 {
 		return f, nil
 	}
