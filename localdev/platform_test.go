@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,11 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/jingtong/backend/functions/zones"
 	"github.com/jingtong/backend/shared/fn"
+	"github.com/jingtong/backend/shared/store/storetest"
 )
 
 // syncBuffer is a bytes.Buffer that the server's goroutines may log to.
@@ -88,43 +85,13 @@ func waitForLog(t *testing.T, logs *syncBuffer, msg string, attrs map[string]any
 }
 
 // queueBackends returns the variables that select each queue backend: the
-// in-process queue, and NATS JetStream when JT_TEST_NATS_URL is set, with a
-// stream and subject prefix of this test's own.
+// in-process queue, and NATS JetStream when JT_TEST_NATS_URL is set.
 func queueBackends(t *testing.T) map[string]map[string]string {
 	backends := map[string]map[string]string{"memory": {}}
-	url := os.Getenv("JT_TEST_NATS_URL")
-	if url == "" {
-		t.Log("JT_TEST_NATS_URL is not set; skipping the NATS JetStream backend")
-		return backends
+	if vars := storetest.NATSQueueVars(t, "jtlocaldev"); vars != nil {
+		backends["nats"] = vars
 	}
-	unique := fmt.Sprintf("jtlocaldev%d", time.Now().UnixNano())
-	stream := strings.ToUpper(unique)
-	backends["nats"] = map[string]string{
-		"JT_NATS_URL": url, "JT_QUEUE_STREAM": stream, "JT_QUEUE_SUBJECT_PREFIX": unique,
-		"JT_QUEUE_MAX_AGE": "10m",
-	}
-	t.Cleanup(func() { deleteStream(t, url, stream) })
 	return backends
-}
-
-// deleteStream removes a test's JetStream stream from the shared server.
-func deleteStream(t *testing.T, url, stream string) {
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Errorf("connecting to NATS to delete stream %s: %v", stream, err)
-		return
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Errorf("JetStream: %v", err)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := js.DeleteStream(ctx, stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		t.Errorf("deleting stream %s: %v", stream, err)
-	}
 }
 
 func TestPublishedPageIsPrerendered(t *testing.T) {

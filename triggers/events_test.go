@@ -2,20 +2,15 @@ package triggers_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/jingtong/backend/shared/fn"
+	"github.com/jingtong/backend/shared/store/storetest"
 	"github.com/jingtong/backend/triggers"
 )
 
@@ -82,36 +77,11 @@ func runEvents(t *testing.T, vars map[string]string, got chan fn.Message) string
 func TestRunConsumesQueue(t *testing.T) {
 	t.Parallel()
 	backends := map[string]map[string]string{"memory": nil}
-	if url := os.Getenv("JT_TEST_NATS_URL"); url != "" {
-		stream := fmt.Sprintf("JTTRIGGERS%d", time.Now().UnixNano())
-		backends["nats"] = map[string]string{"JT_NATS_URL": url, "JT_QUEUE_STREAM": stream,
-			"JT_QUEUE_SUBJECT_PREFIX": strings.ToLower(stream), "JT_QUEUE_MAX_AGE": "10m"}
-		t.Cleanup(func() { deleteStream(t, url, stream) })
-	} else {
-		t.Log("JT_TEST_NATS_URL is not set; skipping the NATS JetStream backend")
+	if vars := storetest.NATSQueueVars(t, "jttriggers"); vars != nil {
+		backends["nats"] = vars
 	}
 	for name, vars := range backends {
 		t.Run(name, func(t *testing.T) { consumeOnce(t, vars) })
-	}
-}
-
-// deleteStream removes a test's JetStream stream from the shared server.
-func deleteStream(t *testing.T, url, stream string) {
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Errorf("connecting to NATS to delete stream %s: %v", stream, err)
-		return
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Errorf("JetStream: %v", err)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := js.DeleteStream(ctx, stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		t.Errorf("deleting stream %s: %v", stream, err)
 	}
 }
 
