@@ -278,7 +278,7 @@ func (s *Server) routes() http.Handler {
 
 // isEdgePath reports whether path goes to the edge: it is under /api/
 // and is not the /healthz or /readyz of a function, which localdev
-// answers itself.
+// serves itself.
 func isEdgePath(path string) bool {
 	if !strings.HasPrefix(path, "/api/") {
 		return false

@@ -127,8 +127,8 @@ func (ev *events) close() error {
 // EventsPath. On Knative (K_SERVICE set) it accepts the Broker's unsigned
 // deliveries, because the Service is reachable only inside the cluster.
 // Elsewhere it requires the platform token, and without
-// JT_PLATFORM_SECRET it is not mounted at all, so nobody outside can
-// inject events.
+// JT_PLATFORM_SECRET it is not mounted at all, so no caller outside the
+// platform can inject events.
 func withEvents(f *fn.Function, env *fn.Env) (*fn.Function, error) {
 	if len(f.Consumers) == 0 {
 		return f, nil
@@ -142,6 +142,7 @@ func withEvents(f *fn.Function, env *fn.Env) (*fn.Function, error) {
 	if !onKnative && len(secret) == 0 {
 		return f, nil
 	}
+
 	db, err := env.OpenDB(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("triggers: opening the database for the event endpoint: %w", err)
@@ -154,6 +155,7 @@ func withEvents(f *fn.Function, env *fn.Env) (*fn.Function, error) {
 	if err != nil {
 		return nil, fmt.Errorf("triggers: %w", err)
 	}
+
 	mounted := *f
 	app := f.Handler
 	mounted.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

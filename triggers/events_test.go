@@ -176,7 +176,7 @@ func TestRunHidesEventsWithoutSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	// The function's own handler answers: the event endpoint is not there.
+	// The function's own handler responds, because the event endpoint is not mounted.
 	if resp.StatusCode != http.StatusAccepted {
 		t.Errorf("POST %s without Knative or a platform secret = %d, want the function's own 202", triggers.EventsPath, resp.StatusCode)
 	}

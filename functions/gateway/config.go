@@ -147,9 +147,9 @@ type Config struct {
 	Skew time.Duration
 	// MaxNonces caps the nonces that the in-memory nonce store keeps
 	// (JT_GATEWAY_MAX_NONCES; default envelope.DefaultMaxNonces, from 1024
-	// to 67,108,864). A full store rejects protected requests with 503, so
-	// size it above twice the skew times the peak protected requests per
-	// second; each nonce costs roughly 100 bytes. Redis nonces have no cap.
+	// to 67,108,864). A full store rejects protected requests with 503. Size
+	// it above twice the skew times the peak protected requests per second,
+	// at roughly 100 bytes a nonce (an estimate). Redis nonces have no cap.
 	MaxNonces int
 }
 

@@ -31,9 +31,9 @@ type cachedPage struct {
 	expires time.Time
 
 	// refreshAt is when a hit starts rendering the entry's successor in
-	// the background, three quarters of the way from rendering to expiry,
-	// so that a page in steady demand is replaced before it expires and
-	// no reader waits for the database. refreshing is set once a hit has
+	// the background: three quarters of the way from rendering to expiry.
+	// A page in steady demand is then replaced before it expires, and no
+	// reader waits for the database. refreshing is set once a hit has
 	// started that rendering.
 	refreshAt  time.Time
 	refreshing atomic.Bool

@@ -28,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# require_free ADDR stops the run when something already answers on ADDR,
+# require_free ADDR stops the run when a server already listens on ADDR,
 # which the load test would otherwise measure instead of its own server.
 require_free() {
 	if (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; then

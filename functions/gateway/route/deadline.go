@@ -8,7 +8,7 @@ import (
 )
 
 // lazyDeadline is a context with a deadline whose timer starts only when
-// something waits on it. An in-process function that answers from memory,
+// something waits on it. An in-process function that responds from memory,
 // such as a cached page read, never calls Done, and the timer of
 // context.WithDeadline costs more than such a handler. The first call of
 // Done or Err builds the context.WithDeadline that backs it, and release
