@@ -14,9 +14,13 @@ import (
 // exchange is the state of one request in the edge chain. The logger step
 // creates it, inner steps fill in the route and the caller, and the access
 // log and the audit record read it once the response is written. It is
-// also the ResponseWriter that records the status sent to the client.
+// also the ResponseWriter that records the status sent to the client, and
+// the request's context: it answers exchangeKey itself and passes every
+// other key to the context it wraps, which saves a context.WithValue per
+// request.
 type exchange struct {
 	http.ResponseWriter
+	context.Context
 	status int
 
 	start     time.Time
@@ -45,10 +49,23 @@ type exchangeKey struct{}
 // Gateway.track. Handlers outside the edge chain (tests, the internal
 // path) get a fresh one.
 func exchangeFrom(r *http.Request) *exchange {
-	if ex, ok := r.Context().Value(exchangeKey{}).(*exchange); ok {
+	ctx := r.Context()
+	if ex, ok := ctx.(*exchange); ok {
+		return ex
+	}
+	if ex, ok := ctx.Value(exchangeKey{}).(*exchange); ok {
 		return ex
 	}
 	return &exchange{start: time.Now(), remote: r.RemoteAddr, proxies: &trustedProxies{}}
+}
+
+// Value returns the exchange for exchangeKey and looks other keys up in
+// the wrapped context.
+func (e *exchange) Value(key any) any {
+	if _, ok := key.(exchangeKey); ok {
+		return e
+	}
+	return e.Context.Value(key)
 }
 
 // WriteHeader records the first final status and sets the RateLimit
@@ -115,9 +132,10 @@ func (g *Gateway) track(next http.Handler) http.Handler {
 			remote:         r.RemoteAddr,
 			forwarded:      r.Header["X-Forwarded-For"],
 			proxies:        &g.proxies,
+			Context:        r.Context(),
 		}
 		ex.decisions = ex.decisionsBuf[:0]
-		next.ServeHTTP(ex, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex)))
+		next.ServeHTTP(ex, r.WithContext(ex))
 
 		// The client address stays out of the log because it is personal
 		// data.

@@ -307,6 +307,11 @@ func writeLimiterError(w http.ResponseWriter, r *http.Request, logger *slog.Logg
 // contain none.
 func writeSFString(b *strings.Builder, s string) {
 	b.WriteByte('"')
+	if plainSFString(s) {
+		b.WriteString(s)
+		b.WriteByte('"')
+		return
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -320,4 +325,15 @@ func writeSFString(b *strings.Builder, s string) {
 		}
 	}
 	b.WriteByte('"')
+}
+
+// plainSFString reports whether s can be written in a Structured Field
+// String as it is, which holds for every valid policy name.
+func plainSFString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '"' || c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }

@@ -159,17 +159,23 @@ func (rt *Route) pickTarget(r *http.Request) (*targetSet, error) {
 // serveFunction calls an in-process function with the rewritten path,
 // the route's body limit and its timeout as the context deadline.
 func (rt *Router) serveFunction(w http.ResponseWriter, r *http.Request, route *Route, fn http.Handler, path, rawPath string) {
-	ctx := withLazyDeadline(r.Context(), time.Now().Add(route.timeout))
-	defer ctx.release()
+	// The deadline context and the URL copy share one allocation.
+	call := &functionCall{ctx: lazyDeadline{parent: r.Context(), deadline: time.Now().Add(route.timeout)}, url: *r.URL}
+	defer call.ctx.release()
 
-	out := r.WithContext(ctx)
-	u := *r.URL
-	u.Path, u.RawPath = path, rawPath
-	out.URL = &u
+	out := r.WithContext(&call.ctx)
+	call.url.Path, call.url.RawPath = path, rawPath
+	out.URL = &call.url
 	if r.Body != nil && r.Body != http.NoBody {
 		out.Body = http.MaxBytesReader(w, r.Body, route.MaxBodyBytes)
 	}
 	fn.ServeHTTP(w, out)
+}
+
+// functionCall is the state serveFunction allocates for one call.
+type functionCall struct {
+	ctx lazyDeadline
+	url url.URL
 }
 
 // body is the request body of an upstream exchange: buffered, so that it

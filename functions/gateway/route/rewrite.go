@@ -66,7 +66,14 @@ func (rw *rewriter) prefixOp(p string) string {
 	if base != "" && strings.HasSuffix(base, "/") && strings.HasPrefix(rest, "/") {
 		base = base[:len(base)-1]
 	}
-	out := base + rest
+	var out string
+	if strings.HasSuffix(rw.prefix, base) {
+		// p ends with base+rest (as /api/zones/zones/x ends with /zones/x),
+		// so slicing p avoids building a new string.
+		out = p[len(rw.prefix)-len(base):]
+	} else {
+		out = base + rest
+	}
 	if out == "" {
 		return "/"
 	}
