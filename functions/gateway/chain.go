@@ -55,7 +55,7 @@ func (g *Gateway) limitBody(next http.Handler) http.Handler {
 	limit := g.cfg.MaxBody
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > limit {
-			httpx.WriteError(w, r, g.logger, httpx.E(httpx.CodeBodyTooLarge, limit))
+			httpx.WriteError(w, r, g.logger, httpx.E(httpx.CodeBodyTooLarge, g.bodyLimit(r)))
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
@@ -63,6 +63,16 @@ func (g *Gateway) limitBody(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bodyLimit returns the body limit to name in a 413 for r: the route's
+// when it is below the edge's, so that a client that trims its body to
+// the limit named is not rejected again by the route.
+func (g *Gateway) bodyLimit(r *http.Request) int64 {
+	if rt, ok := g.router.Match(r); ok && rt.MaxBodyBytes < g.cfg.MaxBody {
+		return rt.MaxBodyBytes
+	}
+	return g.cfg.MaxBody
 }
 
 // ipPolicy names the per-IP limit in RateLimit headers.

@@ -257,6 +257,25 @@ func TestCheapRejectionsComeFirst(t *testing.T) {
 	}
 }
 
+func TestOversizedBodyNamesRouteLimit(t *testing.T) {
+	t.Parallel()
+	tg := newTestGateway(t, nil, withVar("JT_GATEWAY_MAX_BODY", "8192"))
+	english := http.Header{"Accept-Language": {"en"}}
+
+	// 10,000 bytes exceed the edge limit (8,192) and the session route's
+	// (4,096). 5,000 bytes exceed only the route's. Both 413 responses
+	// name the route's limit, the one a client must stay under.
+	for _, size := range []int{10000, 5000} {
+		resp := mustDo(t, http.DefaultClient, http.MethodPost, tg.url("/api/gateway/session"), english, strings.Repeat("x", size))
+		if resp.status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("%d-byte session open = %d, want 413", size, resp.status)
+		}
+		if !strings.Contains(string(resp.body), "4096 bytes") {
+			t.Errorf("%d-byte session open: body %s does not name the route's limit of 4096 bytes", size, resp.body)
+		}
+	}
+}
+
 func TestPerUserLimitIsProtected(t *testing.T) {
 	t.Parallel()
 	tg := newTestGateway(t, nil, withVar("JT_GATEWAY_USER_RATE", "2/1m"))

@@ -141,7 +141,7 @@ cat >"$OUT/routes.json" <<JSON
       "target": {"function": "gateway"},
       "rewrite": {"replace_prefix": "/session"},
       "timeout": "5s",
-      "max_body_bytes": 16384
+      "max_body_bytes": 4096
     }
   ]
 }
