@@ -216,6 +216,19 @@ func TestAdminValidation(t *testing.T) {
 	if got := detailPaths(body); !slices.Equal(got, []string{"/version"}) {
 		t.Fatalf("missing version details = %v", got)
 	}
+	if got := body.Error.Details[0].Reason; got != "required" {
+		t.Errorf("missing version reason = %q, want required", got)
+	}
+	negative := zoneBody("business-talent")
+	negative["version"] = -1
+	body = expectError(t, e.admin(http.MethodPut, "/admin/zones/business-talent", negative), http.StatusBadRequest, "INVALID_REQUEST")
+	if got := detailPaths(body); !slices.Equal(got, []string{"/version"}) || body.Error.Details[0].Reason != "out_of_range" {
+		t.Errorf("negative version details = %+v, want out_of_range at /version", body.Error.Details)
+	}
+	body = expectError(t, e.admin(http.MethodPost, "/admin/zones/business-talent/publish", map[string]int{"version": -2}), http.StatusBadRequest, "INVALID_REQUEST")
+	if len(body.Error.Details) != 1 || body.Error.Details[0].Reason != "out_of_range" {
+		t.Errorf("negative publish version details = %+v, want out_of_range", body.Error.Details)
+	}
 
 	item := map[string]any{
 		"id": "item-x", "zone_id": "zone-x", "name": map[string]string{"zh": "一件事"},

@@ -394,7 +394,7 @@ func (s *server) readVersion(r *http.Request) (int64, error) {
 	}
 	if body.Version < 1 {
 		var c checker
-		c.add("/version", "required", "须填写读取时的版本号（正整数）", "must be the version you read, a positive integer")
+		c.add("/version", versionReason(body.Version), "须填写读取时的版本号（正整数）", "must be the version you read, a positive integer")
 		return 0, c.err()
 	}
 	return body.Version, nil

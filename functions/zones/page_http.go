@@ -287,10 +287,10 @@ func (s *server) handleRollbackPage(w http.ResponseWriter, r *http.Request) {
 	}
 	var c checker
 	if body.Version < 1 {
-		c.add("/version", "required", "须填写读取时的草稿版本号（正整数）", "must be the draft version you read, a positive integer")
+		c.add("/version", versionReason(body.Version), "须填写读取时的草稿版本号（正整数）", "must be the draft version you read, a positive integer")
 	}
 	if body.To < 1 {
-		c.add("/to", "required", "须填写要恢复的已发布版本号（正整数）", "must be the published version to restore, a positive integer")
+		c.add("/to", versionReason(body.To), "须填写要恢复的已发布版本号（正整数）", "must be the published version to restore, a positive integer")
 	}
 	if err := c.err(); err != nil {
 		httpx.WriteError(w, r, s.logger, err)

@@ -287,8 +287,17 @@ func validateUpdate(err error, version int64) error {
 	if errors.As(err, &e) {
 		c.details = e.Details
 	}
-	c.add("/version", "required", "须填写读取时的版本号（正整数）", "must be the version you read, a positive integer")
+	c.add("/version", versionReason(version), "须填写读取时的版本号（正整数）", "must be the version you read, a positive integer")
 	return c.err()
+}
+
+// versionReason returns the detail reason for a version below 1:
+// "required" when it is absent (0) and "out_of_range" when it is negative.
+func versionReason(v int64) string {
+	if v == 0 {
+		return "required"
+	}
+	return "out_of_range"
 }
 
 func statusNames() []string {
