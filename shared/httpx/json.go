@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"mime"
 	"net"
 	"net/http"
@@ -508,12 +509,43 @@ func (c *bodyChecker) checkNumber(t reflect.Type, n json.Number) {
 	switch {
 	case err == nil:
 	case errors.Is(err, strconv.ErrRange):
-		lo, hi := integerBounds(t)
-		c.add("invalid_type", fmt.Sprintf("须为 %s 到 %s 之间的整数", lo, hi),
-			fmt.Sprintf("must be an integer from %s to %s", lo, hi))
+		c.outOfRange(t)
 	default:
-		c.invalidType(t) // a fraction, an exponent or a negative unsigned value
+		// A fraction, an exponent or a negative unsigned value. Name the
+		// range when the value is whole, as 1e23 and -1 are.
+		whole, inRange := wholeNumber(t, n)
+		switch {
+		case !whole:
+			c.invalidType(t)
+		case !inRange:
+			c.outOfRange(t)
+		default:
+			c.add("invalid_type", "须为不带小数点和指数的整数", "must be an integer written without a decimal point or exponent")
+		}
 	}
+}
+
+// outOfRange adds the problem of an integer outside the range of t.
+func (c *bodyChecker) outOfRange(t reflect.Type) {
+	lo, hi := integerBounds(t)
+	c.add("invalid_type", fmt.Sprintf("须为 %s 到 %s 之间的整数", lo, hi),
+		fmt.Sprintf("must be an integer from %s to %s", lo, hi))
+}
+
+// wholeNumber reports whether the JSON number n has an integral value, and
+// whether that value fits the integer type t.
+func wholeNumber(t reflect.Type, n json.Number) (whole, inRange bool) {
+	// Enough precision to tell a fraction from a whole number for literals
+	// of up to about 300 digits. Longer ones are rounded.
+	prec := min(uint(len(n))*4+64, 1024)
+	f, _, err := big.ParseFloat(string(n), 10, prec, big.ToNearestEven)
+	if err != nil || !f.IsInt() {
+		return false, false
+	}
+	lo, hi := integerBounds(t)
+	low, _ := new(big.Float).SetString(lo)
+	high, _ := new(big.Float).SetString(hi)
+	return true, f.Cmp(low) >= 0 && f.Cmp(high) <= 0
 }
 
 // integerBounds returns the smallest and largest value of an integer type.
