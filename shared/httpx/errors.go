@@ -78,6 +78,9 @@ var (
 	CodeUnsupportedMediaType = NewCode("UNSUPPORTED_MEDIA_TYPE", http.StatusUnsupportedMediaType,
 		"不支持的内容类型 %q，请使用 application/json",
 		"unsupported content type %q; send application/json")
+	CodeUnsupportedEncoding = NewCode("UNSUPPORTED_CONTENT_ENCODING", http.StatusUnsupportedMediaType,
+		"不支持的内容编码 %q，请发送未压缩的请求体",
+		"unsupported content encoding %q; send the body uncompressed")
 	CodeNotFound = NewCode("NOT_FOUND", http.StatusNotFound,
 		"请求的路径不存在",
 		"no such path")

@@ -115,6 +115,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if e.Code.Status == http.StatusMethodNotAllowed && w.Header().Get("Allow") == "" {
 		w.Header().Set("Allow", "GET, HEAD")
 	}
+	if e.Code.ID == CodeUnsupportedEncoding.ID {
+		// RFC 9110, section 15.5.16: name the codings accepted.
+		w.Header().Set("Accept-Encoding", "identity")
+	}
 	WriteJSON(w, e.Code.Status, body)
 }
 
@@ -210,6 +214,9 @@ func isTimeout(err error) bool {
 }
 
 func requireJSON(r *http.Request) error {
+	if coding, ok := unsupportedCoding(r.Header.Values("Content-Encoding")); ok {
+		return E(CodeUnsupportedEncoding, coding)
+	}
 	ct := r.Header.Get("Content-Type")
 	mediaType, params, err := mime.ParseMediaType(ct)
 	if err != nil || mediaType != "application/json" {
@@ -219,6 +226,21 @@ func requireJSON(r *http.Request) error {
 		return E(CodeUnsupportedMediaType, ct)
 	}
 	return nil
+}
+
+// unsupportedCoding returns the first content coding in values other than
+// identity. Bodies are read as sent, so a compressed one would otherwise
+// fail as invalid JSON, or pass when the header is wrong.
+func unsupportedCoding(values []string) (string, bool) {
+	for _, v := range values {
+		for coding := range strings.SplitSeq(v, ",") {
+			coding = strings.TrimSpace(coding)
+			if coding != "" && !strings.EqualFold(coding, "identity") {
+				return coding, true
+			}
+		}
+	}
+	return "", false
 }
 
 // decodeError maps an error of json.Decoder.Decode that checkBody did not

@@ -345,6 +345,46 @@ func TestDecodeJSON_requests(t *testing.T) {
 	}
 }
 
+func TestDecodeJSON_contentEncoding(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		encoding []string
+		want     string // the coding named in the 415, "" for none
+	}{
+		{encoding: nil},
+		{encoding: []string{"identity"}},
+		{encoding: []string{"IDENTITY"}},
+		{encoding: []string{"gzip"}, want: "gzip"},
+		{encoding: []string{"identity, br"}, want: "br"},
+		{encoding: []string{"identity", "deflate"}, want: "deflate"},
+	}
+	for _, tt := range tests {
+		r := newBodyRequest(t, "application/json", `{"name":"x"}`, false)
+		r.Header["Content-Encoding"] = tt.encoding
+		var v zoneRequest
+		err := httpx.DecodeJSON(r, &v, 0)
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("Content-Encoding %q: DecodeJSON = %v, want nil", tt.encoding, err)
+			}
+			continue
+		}
+
+		w := httptest.NewRecorder()
+		httpx.WriteError(w, r, nil, err)
+		if w.Code != http.StatusUnsupportedMediaType {
+			t.Errorf("Content-Encoding %q: status %d, want 415", tt.encoding, w.Code)
+		}
+		if got := w.Header().Get("Accept-Encoding"); got != "identity" {
+			t.Errorf("Content-Encoding %q: Accept-Encoding = %q, want identity", tt.encoding, got)
+		}
+		body := w.Body.String()
+		if !strings.Contains(body, "UNSUPPORTED_CONTENT_ENCODING") || !strings.Contains(body, tt.want) {
+			t.Errorf("Content-Encoding %q: body %s, want UNSUPPORTED_CONTENT_ENCODING naming %q", tt.encoding, body, tt.want)
+		}
+	}
+}
+
 func TestDecodeJSON_fillsValue(t *testing.T) {
 	t.Parallel()
 
