@@ -366,13 +366,20 @@ func TestFaaSDeployAndUpdate(t *testing.T) {
 	}
 
 	// An environment the function cannot start with is rejected, and the
-	// function keeps running with the previous one.
+	// running build keeps serving: it is not stopped and rebuilt.
 	status, err = f.client.Update(ctx, types.FunctionDeployment{Service: "echo", EnvVars: map[string]string{"JT_ECHO_FAIL": "1"}})
 	if status != http.StatusBadRequest || err == nil || !strings.Contains(err.Error(), "FUNCTION_START_FAILED") {
 		t.Errorf("Update(echo) with a failing environment = %d, %v; want 400 FUNCTION_START_FAILED", status, err)
 	}
 	if code, reply := f.invokeEcho(t, "/", "x"); code != http.StatusOK || reply.Greeting != "ni hao" {
 		t.Errorf("echo after a failed update = %d %q, want 200 with the previous greeting", code, reply.Greeting)
+	}
+	after, err := f.client.GetFunction(ctx, "echo", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.CreatedAt.Equal(st.CreatedAt) {
+		t.Errorf("echo created at %v after the failed update, want the build of %v still running", after.CreatedAt, st.CreatedAt)
 	}
 
 	bad := f.do(t, http.MethodPut, "/system/functions", `{"service": "echo", "envVars": {"A=B": "1"}, "labels": {"com.openfaas.scale.min": "many"}}`, true, nil)

@@ -233,23 +233,30 @@ func (s *Server) start(ctx context.Context, h *hostedFunction, envVars map[strin
 	return g, nil
 }
 
-// restart stops the running build of h and starts one with envVars. When
-// that fails, it starts one with fallback, the environment that worked
-// before, and returns the first error. The caller holds s.deployMu.
+// restart starts a build of h with envVars and then swaps it for the
+// running one, which keeps serving until the swap. When the new build
+// fails, the running one stays and restart returns the error. When none
+// is running, it starts one with fallback, the environment that worked
+// before, and still returns the first error. The caller holds
+// s.deployMu.
 func (s *Server) restart(ctx context.Context, h *hostedFunction, envVars, fallback map[string]string) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.cur != nil {
-		closeFunction(h.cur.fn, s.logger)
-		h.cur = nil
-	}
-
 	g, err := s.start(ctx, h, envVars)
 	if err == nil {
+		h.mu.Lock()
+		old := h.cur
 		h.cur = g
+		h.mu.Unlock()
+		if old != nil {
+			closeFunction(old.fn, s.logger)
+		}
 		return nil
 	}
 	h.logs.add("failed to start with the new environment: " + err.Error())
+	if h.running() {
+		s.logger.Warn("a function failed to start with the environment deployed through the OpenFaaS API; the running build keeps serving",
+			"function", h.name, "err", err)
+		return err
+	}
 	s.logger.Warn("a function failed to start with the environment deployed through the OpenFaaS API; starting it with the previous one",
 		"function", h.name, "err", err)
 
@@ -260,7 +267,9 @@ func (s *Server) restart(ctx context.Context, h *hostedFunction, envVars, fallba
 			"function", h.name, "err", errPrevious)
 		return err
 	}
+	h.mu.Lock()
 	h.cur = previous
+	h.mu.Unlock()
 	return err
 }
 
