@@ -39,17 +39,38 @@ func newLogger(lookup func(string) (string, bool), stdout io.Writer) (*slog.Logg
 }
 
 // newEnv returns the Env for a builder and the database opener behind its
-// OpenDB, which the caller closes after the function.
-func newEnv(lookup func(string) (string, bool), logger *slog.Logger) (*fn.Env, *dbOpener) {
+// OpenDB, which the caller closes after the function. It fails when the
+// database URL names SQLite in a binary built without it.
+func newEnv(lookup func(string) (string, bool), logger *slog.Logger) (*fn.Env, *dbOpener, error) {
 	env := &fn.Env{Lookup: lookup, Logger: logger, Now: time.Now}
 	env.DataDir = env.Getenv("JT_DATA_DIR", DefaultDataDir)
 
-	db := &dbOpener{
-		dsn:  env.Getenv("JT_DATABASE_URL", "sqlite:"+filepath.Join(env.DataDir, DefaultDatabaseFile)),
-		open: store.Open,
+	dsn, err := databaseURL(env, store.SQLiteBuilt)
+	if err != nil {
+		return nil, nil, err
 	}
+	db := &dbOpener{dsn: dsn, open: store.Open}
 	env.OpenDB = db.Open
-	return env, db
+	return env, db, nil
+}
+
+// databaseURL returns JT_DATABASE_URL, or the SQLite file in the data
+// directory when it is unset. Without SQLite in the binary (sqliteBuilt is
+// false in release builds, which use the jt_nosqlite tag) anything but a
+// PostgreSQL URL is an error, so the binary stops at start-up instead of
+// at its first query.
+func databaseURL(env *fn.Env, sqliteBuilt bool) (string, error) {
+	dsn := env.Getenv("JT_DATABASE_URL", "")
+	if dsn == "" {
+		if !sqliteBuilt {
+			return "", errors.New("triggers: JT_DATABASE_URL is not set, and this binary was built without SQLite (build tag jt_nosqlite), so it has no default database: set JT_DATABASE_URL to a postgres:// URL")
+		}
+		return "sqlite:" + filepath.Join(env.DataDir, DefaultDatabaseFile), nil
+	}
+	if !sqliteBuilt && !store.IsPostgresDSN(dsn) {
+		return "", fmt.Errorf("triggers: JT_DATABASE_URL %q names a SQLite database, but this binary was built without SQLite (build tag jt_nosqlite): set a postgres:// or postgresql:// URL", store.Redact(dsn))
+	}
+	return dsn, nil
 }
 
 // dbOpener opens the database on first use and returns the same handle after

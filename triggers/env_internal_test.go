@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/uptrace/bun"
 
+	"github.com/jingtong/backend/shared/fn"
 	"github.com/jingtong/backend/shared/store"
 )
 
@@ -80,4 +82,78 @@ func TestDBOpenerOpensOnceConcurrently(t *testing.T) {
 			t.Errorf("handle %d differs from handle 0", i)
 		}
 	}
+}
+
+func TestDatabaseURL(t *testing.T) {
+	t.Parallel()
+	dataDir := filepath.Join("var", "jt")
+	defaultSQLite := "sqlite:" + filepath.Join(dataDir, DefaultDatabaseFile)
+	tests := []struct {
+		name        string
+		value       string // JT_DATABASE_URL; empty means unset
+		sqliteBuilt bool
+		want        string
+	}{
+		{name: "unset with SQLite", sqliteBuilt: true, want: defaultSQLite},
+		{name: "SQLite path with SQLite", value: "/var/lib/jt/zones.db", sqliteBuilt: true, want: "/var/lib/jt/zones.db"},
+		{name: "postgres with SQLite", value: "postgres://jt@db/zones", sqliteBuilt: true, want: "postgres://jt@db/zones"},
+		{name: "postgres without SQLite", value: "postgres://jt@db/zones", want: "postgres://jt@db/zones"},
+		{name: "postgresql without SQLite", value: "postgresql://jt@db/zones", want: "postgresql://jt@db/zones"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := databaseURL(testEnv(dataDir, tt.value), tt.sqliteBuilt)
+			if err != nil {
+				t.Fatalf("databaseURL: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("databaseURL = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDatabaseURLRejectsSQLiteWhenLeftOut(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		value string // JT_DATABASE_URL; empty means unset
+		want  string
+	}{
+		{name: "unset", want: "JT_DATABASE_URL is not set"},
+		{name: "sqlite prefix", value: "sqlite:/var/lib/jt/zones.db", want: `"sqlite:/var/lib/jt/zones.db" names a SQLite database`},
+		{name: "file prefix", value: "file:zones.db?mode=rwc", want: `"file:zones.db?mode=rwc" names a SQLite database`},
+		{name: "plain path", value: "/var/lib/jt/zones.db", want: `"/var/lib/jt/zones.db" names a SQLite database`},
+		{name: "other scheme", value: "mysql://jt:hunter2@db/zones", want: `"mysql://jt:xxxxx@db/zones" names a SQLite database`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := databaseURL(testEnv("data", tt.value), false)
+			if err == nil {
+				t.Fatalf("databaseURL = %q, nil; want an error", got)
+			}
+			msg := err.Error()
+			for _, part := range []string{tt.want, "jt_nosqlite", "postgres://"} {
+				if !strings.Contains(msg, part) {
+					t.Errorf("error %q does not contain %q", msg, part)
+				}
+			}
+			if strings.Contains(msg, "hunter2") {
+				t.Errorf("error %q contains the password", msg)
+			}
+		})
+	}
+}
+
+// testEnv returns an Env whose only variable is JT_DATABASE_URL, set to
+// databaseURL unless that is empty.
+func testEnv(dataDir, databaseURL string) *fn.Env {
+	return &fn.Env{DataDir: dataDir, Lookup: func(key string) (string, bool) {
+		if key == "JT_DATABASE_URL" && databaseURL != "" {
+			return databaseURL, true
+		}
+		return "", false
+	}}
 }

@@ -16,7 +16,9 @@
 //	JT_LOG_LEVEL      debug, info, warn or error; default info
 //	JT_DATA_DIR       writable directory for local files; default ./.data
 //	JT_DATABASE_URL   database DSN for store.Open; default a SQLite file
-//	                  named jingtong.db in JT_DATA_DIR
+//	                  named jingtong.db in JT_DATA_DIR, and required to be
+//	                  a PostgreSQL URL in release builds, which leave SQLite
+//	                  out (build tag jt_nosqlite)
 //	JT_BASE_PATH      path prefix removed from Lambda and SCF request paths,
 //	                  such as /zones; default none
 //	JT_STRIP_STAGE    false keeps the /<stage> prefix of Lambda HTTP API
@@ -110,7 +112,10 @@ func Run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return err
 	}
 
-	env, db := newEnv(lookup, logger)
+	env, db, err := newEnv(lookup, logger)
+	if err != nil {
+		return err
+	}
 	ev := &events{}
 	if !migrateOnly {
 		if ev, err = newEvents(platform, lookup, logger); err != nil {

@@ -10,8 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/jingtong/backend/shared/httpx"
 	"github.com/jingtong/backend/shared/store"
@@ -112,11 +110,7 @@ func isUniqueViolation(err error) bool {
 	if errors.As(err, &pgErr) {
 		return pgErr.Code == pgUniqueViolation
 	}
-	var liteErr *sqlite.Error
-	if errors.As(err, &liteErr) {
-		return liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
-	}
-	return false
+	return store.IsSQLiteUniqueViolation(err)
 }
 
 // lockRows locks the rows of model's table with the given ids, in id order,

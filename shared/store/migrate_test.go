@@ -211,6 +211,7 @@ func TestMigrate_concurrentPostgres(t *testing.T) {
 
 func TestMigrate_concurrentSQLite(t *testing.T) {
 	t.Parallel()
+	storetest.RequireSQLite(t)
 	testConcurrentMigrate(t, filepath.Join(t.TempDir(), "concurrent.db"))
 }
 

@@ -7,15 +7,20 @@
 // driver with bun's sqlitedialect, so local development needs no cgo and no
 // server. Code above this package uses bun's query builder only, with SQL
 // that both dialects accept.
+//
+// The build tag jt_nosqlite leaves the SQLite driver out. Release builds of
+// the functions use it, because deployed functions run on PostgreSQL and the
+// driver is one of the largest parts of a binary. In such a binary
+// SQLiteBuilt is false and Open rejects every DSN that is not PostgreSQL's
+// with ErrNoSQLite. localdev and the tests build without the tag.
 package store
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -23,9 +28,11 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/pgdialect"
-	"github.com/uptrace/bun/dialect/sqlitedialect"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
+
+// ErrNoSQLite is returned by Open for a SQLite DSN in a binary built with the
+// jt_nosqlite tag.
+var ErrNoSQLite = errors.New("store: SQLite is not built into this binary (build tag jt_nosqlite)")
 
 // Open connects to the database named by dsn and checks that it answers.
 //
@@ -33,14 +40,16 @@ import (
 // else is a SQLite file path, optionally prefixed with "sqlite:" or "file:";
 // its directory is created when missing. SQLite runs in WAL mode with a
 // 5-second busy timeout, foreign keys on, and transactions that take the
-// write lock at BEGIN so concurrent writers wait instead of failing.
+// write lock at BEGIN so concurrent writers wait instead of failing. A binary
+// built with the jt_nosqlite tag returns an error wrapping ErrNoSQLite for a
+// SQLite DSN, before it touches the file system.
 func Open(ctx context.Context, dsn string) (*bun.DB, error) {
 	if dsn == "" {
 		return nil, fmt.Errorf("store: empty database DSN")
 	}
 
 	var db *bun.DB
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if IsPostgresDSN(dsn) {
 		sqldb, err := sql.Open("pgx", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("store: opening postgres: %w", err)
@@ -49,11 +58,10 @@ func Open(ctx context.Context, dsn string) (*bun.DB, error) {
 		sqldb.SetMaxIdleConns(8)
 		db = bun.NewDB(sqldb, pgdialect.New())
 	} else {
-		sqldb, err := openSQLite(dsn)
-		if err != nil {
+		var err error
+		if db, err = openSQLite(dsn); err != nil {
 			return nil, err
 		}
-		db = bun.NewDB(sqldb, sqlitedialect.New())
 	}
 
 	if err := db.PingContext(ctx); err != nil {
@@ -63,40 +71,11 @@ func Open(ctx context.Context, dsn string) (*bun.DB, error) {
 	return db, nil
 }
 
-func openSQLite(dsn string) (*sql.DB, error) {
-	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "file:")
-	if i := strings.IndexByte(path, '?'); i >= 0 {
-		path = path[:i]
-	}
-	if path == "" {
-		return nil, fmt.Errorf("store: SQLite DSN %q names no file", dsn)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("store: creating the SQLite directory: %w", err)
-	}
-	// The database holds operation logs, identity links and audit records,
-	// so only the owner may read it. SQLite gives its -wal and -shm files
-	// the database file's permissions.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("store: creating the SQLite file: %w", err)
-	}
-	_ = f.Close()
-
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Set("_txlock", "immediate")
-	sqldb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("store: opening SQLite %q: %w", path, err)
-	}
-	// SQLite allows one writer at a time; a small pool keeps readers
-	// concurrent under WAL without piling up writers on the busy timeout.
-	sqldb.SetMaxOpenConns(4)
-	return sqldb, nil
+// IsPostgresDSN reports whether dsn names a PostgreSQL database, which Open
+// does for a postgres:// or postgresql:// URL. Open treats any other DSN as
+// a SQLite file.
+func IsPostgresDSN(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // IsPostgres reports whether db speaks the PostgreSQL dialect.

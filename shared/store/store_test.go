@@ -18,6 +18,7 @@ import (
 
 func TestOpen_createsSQLiteDirectory(t *testing.T) {
 	t.Parallel()
+	storetest.RequireSQLite(t)
 
 	tests := []struct {
 		name   string

@@ -21,7 +21,8 @@ const PostgresURLVar = "JT_TEST_POSTGRES_URL"
 
 // EachDB runs fn as a subtest on a fresh SQLite database and, when
 // JT_TEST_POSTGRES_URL is set, on a fresh PostgreSQL schema. Without the
-// variable the PostgreSQL subtest is skipped with the reason printed.
+// variable the PostgreSQL subtest is skipped with the reason printed, and in
+// a build without SQLite the SQLite subtest is.
 func EachDB(t *testing.T, fn func(t *testing.T, db *bun.DB)) {
 	t.Helper()
 
@@ -34,15 +35,26 @@ func EachDB(t *testing.T, fn func(t *testing.T, db *bun.DB)) {
 }
 
 // OpenSQLite returns a database in a new file under t.TempDir, closed when
-// the test ends.
+// the test ends. It skips the test in a build without SQLite.
 func OpenSQLite(t testing.TB) *bun.DB {
 	t.Helper()
+	RequireSQLite(t)
 	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
 		t.Fatalf("open SQLite: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	return db
+}
+
+// RequireSQLite skips the test when the binary was built without SQLite
+// (build tag jt_nosqlite), so that the PostgreSQL runs of a package still
+// run under that tag.
+func RequireSQLite(t testing.TB) {
+	t.Helper()
+	if !store.SQLiteBuilt {
+		t.Skip("built with the jt_nosqlite tag, without SQLite; skipping the SQLite run")
+	}
 }
 
 // OpenPostgres returns a database whose search path is a new schema, dropped
