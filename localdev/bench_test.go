@@ -3,12 +3,17 @@ package localdev
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/jingtong/backend/shared/obs"
 )
 
 // BenchmarkAPIPageCached measures a cached page read through localdev's
@@ -28,6 +33,59 @@ func BenchmarkAPIPageCached(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
+		// Each goroutine has its own request, because the gateway deletes
+		// credential headers from the request it serves.
+		req := req.Clone(context.Background())
+		w := &discardWriter{header: http.Header{}}
+		for pb.Next() {
+			clear(w.header)
+			w.status = 0
+			h.ServeHTTP(w, req)
+			if w.status != http.StatusOK {
+				b.Errorf("status = %d, want 200", w.status)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkAPIPageTracedUnsampled is BenchmarkAPIPageCached with tracing on
+// and every new trace unsampled (OTEL_TRACES_SAMPLER=always_off): each
+// request gets trace and span ids, which the gateway forwards and the logs
+// would carry, but no span is recorded or exported.
+func BenchmarkAPIPageTracedUnsampled(b *testing.B) {
+	tracing := obs.TracingConfig{Exporters: []string{obs.ExporterConsole}, Console: io.Discard, Sampler: sdktrace.NeverSample()}
+	benchmarkPage(b, tracing, "")
+}
+
+// BenchmarkAPIPageTraceparentUntraced is BenchmarkAPIPageCached with a
+// client that sends traceparent to localdev without an exporter: the trace
+// context only passes through the gateway to the function.
+func BenchmarkAPIPageTraceparentUntraced(b *testing.B) {
+	benchmarkPage(b, obs.TracingConfig{}, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+}
+
+// benchmarkPage runs BenchmarkAPIPageCached's loop on a server with
+// tracing, sending traceparent when it is not empty.
+func benchmarkPage(b *testing.B, tracing obs.TracingConfig, traceparent string) {
+	cfg := Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), DrainTimeout: DefaultDrainTimeout, Tracing: tracing}
+	srv, err := New(context.Background(), cfg, func(string) (string, bool) { return "", false }, discardLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(srv.Close)
+	h := srv.Handler()
+	req := httptest.NewRequest(http.MethodGet, "/api/zones/zones/life-marriage/page?channel=wechat", nil)
+	if traceparent != "" {
+		req.Header.Set("Traceparent", traceparent)
+	}
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		// Each goroutine has its own request, because the gateway deletes
+		// credential headers from the request it serves.
+		req := req.Clone(context.Background())
 		w := &discardWriter{header: http.Header{}}
 		for pb.Next() {
 			clear(w.header)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/jingtong/backend/shared/obs"
 )
 
 // Defaults of the localdev configuration.
@@ -41,7 +43,17 @@ type Config struct {
 	// CIDR prefixes or addresses). Empty means DefaultCallbackNetworks,
 	// loopback only.
 	CallbackNetworks []netip.Prefix
+	// Tracing selects where the spans of every hosted function go, from
+	// the OTEL_* variables (see obs.TracingConfigFromEnv). LoadConfig
+	// defaults to the console exporter on stdout, which localdev keeps
+	// free of logs (they go to stderr). The zero value exports nothing.
+	Tracing obs.TracingConfig
 }
+
+// DefaultServiceName is the service.name of localdev's spans unless
+// OTEL_SERVICE_NAME sets one. The server spans are named after their
+// function, such as "GET zones".
+const DefaultServiceName = "localdev"
 
 // LoadConfig reads the configuration through lookup and reports every
 // invalid value at once.
@@ -79,6 +91,14 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		}
 		cfg.CallbackNetworks = networks
 	}
+	tracing, err := obs.TracingConfigFromEnv(lookup, obs.ExporterConsole)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	if tracing.ServiceName == "" {
+		tracing.ServiceName = DefaultServiceName
+	}
+	cfg.Tracing = tracing
 	if len(problems) > 0 {
 		return cfg, fmt.Errorf("localdev: invalid configuration: %w", errors.Join(problems...))
 	}

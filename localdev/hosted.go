@@ -220,7 +220,7 @@ func (s *Server) start(ctx context.Context, h *hostedFunction, envVars map[strin
 		}
 	}
 
-	opts := obs.Options{Metrics: s.metrics}
+	opts := obs.Options{Metrics: s.metrics, TracerProvider: s.tracing.TracerProvider()}
 	g := &generation{
 		fn:       f,
 		internal: obs.HandlerWith(&fn.Function{Name: f.Name, Handler: internal, Ready: f.Ready}, h.logger, opts),

@@ -58,6 +58,9 @@ type Server struct {
 	logger  *slog.Logger
 	db      *bun.DB
 	metrics *obs.Metrics
+	// tracing makes the spans of every hosted function, its cron ticks
+	// and its queue deliveries.
+	tracing *obs.Tracing
 	// env is the environment every function is built with, before the
 	// variables that the OpenFaaS API stored for it.
 	env *fn.Env
@@ -120,12 +123,19 @@ func newServer(ctx context.Context, cfg Config, lookup func(string) (string, boo
 	defaults["JT_OPERATOR_TOKEN_FILE"] = tokenPath
 	defaults["JT_ZONES_SEED"] = "true"
 
+	tracing, err := obs.NewTracing(ctx, cfg.Tracing)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("localdev: %w", err)
+	}
+	logger.Info("tracing configured", tracing.LogAttrs()...)
 	db, err := store.Open(ctx, cfg.databaseDSN())
 	if err != nil {
+		shutdownTracing(tracing, logger)
 		release()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, db: db, metrics: obs.NewMetrics(), byName: map[string]*hostedFunction{}, dataLock: dataLock}
+	s := &Server{cfg: cfg, logger: logger, db: db, metrics: obs.NewMetrics(), tracing: tracing, byName: map[string]*hostedFunction{}, dataLock: dataLock}
 	s.env = &fn.Env{
 		Lookup: func(key string) (string, bool) {
 			if v, ok := lookup(key); ok {
@@ -171,7 +181,7 @@ func newServer(ctx context.Context, cfg Config, lookup func(string) (string, boo
 		s.Close()
 		return nil, err
 	}
-	if err := s.platform.start(ctx, s.env, s.platformFunctions()); err != nil {
+	if err := s.platform.start(ctx, s.env, s.platformFunctions(), tracing.TracerProvider()); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -216,8 +226,8 @@ func (s *Server) Functions() []*fn.Function {
 }
 
 // Close stops the cron jobs, the queue consumers and the asynchronous
-// calls still queued, releases the functions, the gateway first, and then
-// the database.
+// calls still queued, releases the functions, the gateway first, then the
+// database, and last writes out the spans still queued.
 func (s *Server) Close() {
 	if s.platform != nil {
 		if err := s.platform.stop(); err != nil {
@@ -233,8 +243,21 @@ func (s *Server) Close() {
 	if err := s.db.Close(); err != nil {
 		s.logger.Warn("closing the database failed", "err", err)
 	}
+	shutdownTracing(s.tracing, s.logger)
 	if s.dataLock != nil {
 		_ = s.dataLock.Close()
+	}
+}
+
+// tracingShutdownTimeout bounds how long Close waits for the exporters to
+// send the spans still queued.
+const tracingShutdownTimeout = 5 * time.Second
+
+func shutdownTracing(t *obs.Tracing, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), tracingShutdownTimeout)
+	defer cancel()
+	if err := t.Shutdown(ctx); err != nil {
+		logger.Warn("exporting the last spans failed", "err", err)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jingtong/backend/shared/fn"
 	"github.com/jingtong/backend/triggers/cron"
 	"github.com/jingtong/backend/triggers/queue"
@@ -53,10 +55,11 @@ func openPlatform(lookup func(string) (string, bool), logger *slog.Logger) (*pla
 	return &platform{logger: logger, queue: backend, policy: cfg.Policy, closeCron: func() error { return nil }}, nil
 }
 
-// start runs the cron jobs and queue consumers of functions. Processed
-// queue messages and cron ticks are recorded in env's database, so a
-// redelivered message or a second tick has no second effect.
-func (p *platform) start(ctx context.Context, env *fn.Env, functions []*fn.Function) error {
+// start runs the cron jobs and queue consumers of functions, with spans
+// from tp. Processed queue messages and cron ticks are recorded in env's
+// database, so a redelivered message or a second tick has no second
+// effect.
+func (p *platform) start(ctx context.Context, env *fn.Env, functions []*fn.Function, tp trace.TracerProvider) error {
 	db, err := env.OpenDB(ctx)
 	if err != nil {
 		return fmt.Errorf("localdev: opening the database for jobs and consumers: %w", err)
@@ -65,7 +68,7 @@ func (p *platform) start(ctx context.Context, env *fn.Env, functions []*fn.Funct
 		return fmt.Errorf("localdev: migrating the queue tables: %w", err)
 	}
 	p.runner, err = queue.NewRunner(p.queue, functions, queue.RunnerOptions{
-		Policy: p.policy, Store: queue.NewDBStore(db), Logger: p.logger, Now: env.Now,
+		Policy: p.policy, Store: queue.NewDBStore(db), Logger: p.logger, Now: env.Now, TracerProvider: tp,
 	})
 	if err != nil {
 		return fmt.Errorf("localdev: %w", err)
@@ -84,6 +87,7 @@ func (p *platform) start(ctx context.Context, env *fn.Env, functions []*fn.Funct
 		return fmt.Errorf("localdev: %w", err)
 	}
 	p.closeCron = closeCron
+	opts.TracerProvider = tp
 	if p.scheduler, err = cron.NewScheduler(functions, opts); err != nil {
 		return fmt.Errorf("localdev: %w", err)
 	}

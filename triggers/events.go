@@ -13,9 +13,11 @@ import (
 	"github.com/cloudevents/sdk-go/v2/protocol"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jingtong/backend/shared/auth"
 	"github.com/jingtong/backend/shared/fn"
+	"github.com/jingtong/backend/shared/obs"
 	"github.com/jingtong/backend/triggers/queue"
 )
 
@@ -81,8 +83,9 @@ func newEvents(platform Platform, lookup func(string) (string, bool), logger *sl
 	return ev, nil
 }
 
-// start runs f's consumers on the backend when they run in this process.
-func (ev *events) start(ctx context.Context, f *fn.Function, env *fn.Env) error {
+// start runs f's consumers on the backend when they run in this process,
+// with spans from tp.
+func (ev *events) start(ctx context.Context, f *fn.Function, env *fn.Env, tp trace.TracerProvider) error {
 	if len(f.Consumers) == 0 || ev.backend == nil {
 		return nil
 	}
@@ -96,7 +99,7 @@ func (ev *events) start(ctx context.Context, f *fn.Function, env *fn.Env) error 
 		return fmt.Errorf("triggers: opening the database for the queue consumers: %w", err)
 	}
 	runner, err := queue.NewRunner(ev.backend, []*fn.Function{f}, queue.RunnerOptions{
-		Policy: ev.cfg.Policy, Store: queue.NewDBStore(db), Logger: ev.logger, Now: env.Now,
+		Policy: ev.cfg.Policy, Store: queue.NewDBStore(db), Logger: ev.logger, Now: env.Now, TracerProvider: tp,
 	})
 	if err != nil {
 		return fmt.Errorf("triggers: %w", err)
@@ -128,8 +131,8 @@ func (ev *events) close() error {
 // deliveries, because the Service is reachable only inside the cluster.
 // Elsewhere it requires the platform token, and without
 // JT_PLATFORM_SECRET it is not mounted at all, so no caller outside the
-// platform can inject events.
-func withEvents(f *fn.Function, env *fn.Env) (*fn.Function, error) {
+// platform can inject events. tp makes the consumer spans.
+func withEvents(f *fn.Function, env *fn.Env, tp trace.TracerProvider) (*fn.Function, error) {
 	if len(f.Consumers) == 0 {
 		return f, nil
 	}
@@ -147,7 +150,7 @@ func withEvents(f *fn.Function, env *fn.Env) (*fn.Function, error) {
 	if err != nil {
 		return nil, fmt.Errorf("triggers: opening the database for the event endpoint: %w", err)
 	}
-	opts := queue.CloudEventsOptions{Store: queue.NewDBStore(db), Logger: env.Logger, Now: env.Now}
+	opts := queue.CloudEventsOptions{Store: queue.NewDBStore(db), Logger: env.Logger, Now: env.Now, TracerProvider: tp}
 	if !onKnative {
 		opts.PlatformSecret = secret
 	}
@@ -208,7 +211,9 @@ func newSinkPublisher(sink string, lookup func(string) (string, bool)) (*sinkPub
 
 // Publish sends data as a CloudEvent of type "jt.<subject>" with the ID
 // opts.ID, or a random UUID. The Broker's Triggers de-duplicate by source
-// and ID. Headers are not carried.
+// and ID. Headers are not carried, but the trace context of ctx is: as the
+// traceparent and tracestate extension attributes of the CloudEvents
+// distributed tracing extension.
 func (p *sinkPublisher) Publish(ctx context.Context, subject string, data []byte, opts fn.PublishOptions) error {
 	if err := queue.ValidateSubject(subject); err != nil {
 		return err
@@ -225,8 +230,31 @@ func (p *sinkPublisher) Publish(ctx context.Context, subject string, data []byte
 	if err := e.SetData(event.ApplicationJSON, data); err != nil {
 		return fmt.Errorf("triggers: building the event for %s: %w", subject, err)
 	}
+	obs.Propagator().Inject(ctx, eventCarrier{&e})
 	if res := p.client.Send(ctx, e); !protocol.IsACK(res) {
 		return fmt.Errorf("triggers: sending the event for %s to the sink: %w", subject, res)
 	}
 	return nil
+}
+
+// eventCarrier writes W3C trace context fields as CloudEvent extension
+// attributes. Their names, traceparent and tracestate, are valid extension
+// names, and Send reports a field error in any case.
+type eventCarrier struct {
+	e *event.Event
+}
+
+func (c eventCarrier) Get(key string) string {
+	v, _ := c.e.Extensions()[key].(string)
+	return v
+}
+
+func (c eventCarrier) Set(key, value string) { c.e.SetExtension(key, value) }
+
+func (c eventCarrier) Keys() []string {
+	keys := make([]string, 0, len(c.e.Extensions()))
+	for k := range c.e.Extensions() {
+		keys = append(keys, k)
+	}
+	return keys
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jingtong/backend/shared/fn"
 	"github.com/jingtong/backend/shared/obs"
 	"github.com/jingtong/backend/triggers/cron"
@@ -15,10 +17,10 @@ import (
 	"github.com/jingtong/backend/triggers/scf"
 )
 
-// newJobs returns the Runner of f's cron jobs, configured from env, and the
-// function that releases what it holds. The Runner is nil when f has no
-// jobs.
-func newJobs(ctx context.Context, f *fn.Function, env *fn.Env, metrics *obs.Metrics) (*cron.Runner, func() error, error) {
+// newJobs returns the Runner of f's cron jobs, configured from env with
+// spans from tp, and the function that releases what it holds. The Runner
+// is nil when f has no jobs.
+func newJobs(ctx context.Context, f *fn.Function, env *fn.Env, metrics *obs.Metrics, tp trace.TracerProvider) (*cron.Runner, func() error, error) {
 	noop := func() error { return nil }
 	if len(f.Jobs) == 0 {
 		return nil, noop, nil
@@ -28,6 +30,7 @@ func newJobs(ctx context.Context, f *fn.Function, env *fn.Env, metrics *obs.Metr
 	if err != nil {
 		return nil, noop, fmt.Errorf("triggers: configuring the cron jobs of %q: %w", f.Name, err)
 	}
+	opts.TracerProvider = tp
 	opts.Metrics, err = cron.NewPrometheusMetrics(metrics.Registerer())
 	if err != nil {
 		return nil, noop, errors.Join(err, closeJobs())

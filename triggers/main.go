@@ -35,6 +35,10 @@
 //	JT_NATS_URL, JT_QUEUE_*
 //	                  the queue of published events and consumers (see
 //	                  queue.ConfigFromEnv and the events type)
+//	OTEL_*            OpenTelemetry tracing (see obs.TracingConfigFromEnv):
+//	                  spans go over OTLP/HTTP when an OTLP endpoint is set,
+//	                  and nowhere otherwise; service.name defaults to the
+//	                  function's name
 //
 // A function with cron jobs serves POST /_jt/cron/{job} beside its own routes
 // on every platform, and on Lambda and SCF also runs the jobs that
@@ -55,6 +59,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/jingtong/backend/shared/fn"
 	"github.com/jingtong/backend/shared/obs"
@@ -111,6 +116,10 @@ func Run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if err != nil {
 		return err
 	}
+	tracingCfg, err := obs.TracingConfigFromEnv(lookup, obs.ExporterNone)
+	if err != nil {
+		return fmt.Errorf("triggers: %w", err)
+	}
 
 	env, db, err := newEnv(lookup, logger)
 	if err != nil {
@@ -131,9 +140,12 @@ func Run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return errors.Join(errors.New("triggers: builder returned a nil function"), ev.close(), db.Close())
 	}
 	closeJobs := func() error { return nil }
+	var tracing *obs.Tracing
 	// The consumers stop before the function closes, and the function
-	// before its database.
-	release := sync.OnceValue(func() error { return errors.Join(ev.close(), closeFunction(f), closeJobs(), db.Close()) })
+	// before its database. The spans of all of them are exported last.
+	release := sync.OnceValue(func() error {
+		return errors.Join(ev.close(), closeFunction(f), closeJobs(), db.Close(), shutdownTracing(tracing))
+	})
 	defer func() { err = errors.Join(err, release()) }()
 
 	functionLogger := logger.With("function", f.Name)
@@ -143,27 +155,35 @@ func Run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if f.Handler == nil {
 		return fmt.Errorf("triggers: function %q has no HTTP handler", f.Name)
 	}
-	if f, err = withEvents(f, env); err != nil {
+	if tracingCfg.ServiceName == "" {
+		tracingCfg.ServiceName = f.Name
+	}
+	if tracing, err = obs.NewTracing(ctx, tracingCfg); err != nil {
+		return fmt.Errorf("triggers: %w", err)
+	}
+	tp := tracing.TracerProvider()
+	if f, err = withEvents(f, env, tp); err != nil {
 		return err
 	}
-	if err := ev.start(ctx, f, env); err != nil {
+	if err := ev.start(ctx, f, env, tp); err != nil {
 		return err
 	}
 
 	metrics := obs.NewMetrics()
-	jobs, closeJobs, err := newJobs(ctx, f, env, metrics)
+	jobs, closeJobs, err := newJobs(ctx, f, env, metrics, tp)
 	if err != nil {
 		return err
 	}
 
 	functionLogger.Info("function starting", "platform", string(platform))
+	functionLogger.Info("tracing configured", tracing.LogAttrs()...)
 	onShutdown := func() {
 		if err := release(); err != nil {
 			functionLogger.Error("closing function failed", "err", err)
 		}
 	}
 	// obs.HandlerWith adds the function name to the logger itself.
-	h := obs.HandlerWith(withJobs(f, jobs), logger, obs.Options{Metrics: metrics, Endpoints: true})
+	h := obs.HandlerWith(withJobs(f, jobs), logger, obs.Options{Metrics: metrics, Endpoints: true, TracerProvider: tp})
 	return serve(ctx, h, jobs, functionLogger, onShutdown)
 }
 
@@ -190,6 +210,17 @@ func migrate(ctx context.Context, f *fn.Function, logger *slog.Logger) error {
 	}
 	logger.Info("migrated")
 	return nil
+}
+
+// tracingShutdownTimeout bounds how long shutdown waits for the exporters
+// to send the spans still queued.
+const tracingShutdownTimeout = 5 * time.Second
+
+// shutdownTracing exports the spans still queued. A nil t has none.
+func shutdownTracing(t *obs.Tracing) error {
+	ctx, cancel := context.WithTimeout(context.Background(), tracingShutdownTimeout)
+	defer cancel()
+	return t.Shutdown(ctx)
 }
 
 func closeFunction(f *fn.Function) error {

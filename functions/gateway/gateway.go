@@ -269,11 +269,11 @@ func (g *Gateway) openAudit(context.Context) error {
 func (g *Gateway) openRouter(functions map[string]http.Handler) error {
 	targets := make(map[string]http.Handler, len(functions)+1)
 	for name, h := range functions {
-		targets[name] = g.signFunction(h)
+		targets[name] = forwardTrace(g.signFunction(h))
 	}
 	targets[Name] = g.own
 
-	g.transport = &signingTransport{next: route.NewTransport(), secret: g.cfg.IdentitySecret, now: g.now}
+	g.transport = &signingTransport{next: &tracingTransport{next: route.NewTransport()}, secret: g.cfg.IdentitySecret, now: g.now}
 	router, err := route.New(g.cfg.Routes, route.Options{
 		Functions: targets,
 		Transport: g.transport,

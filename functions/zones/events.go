@@ -45,7 +45,7 @@ func (s *server) announcePublished(ctx context.Context, v PageVersion) {
 		err = s.publisher.Publish(context.WithoutCancel(ctx), SubjectPagePublished, data, fn.PublishOptions{ID: id})
 	}
 	if err != nil {
-		s.logger.Warn("announcing a published page failed; readers will render it on demand",
+		s.logger.WarnContext(ctx, "announcing a published page failed; readers will render it on demand",
 			"zone", v.ZoneID, "version", v.Version, "err", err)
 	}
 }
@@ -84,6 +84,6 @@ func (s *server) prerenderPublished(ctx context.Context, msg fn.Message) error {
 			}
 		}
 	}
-	s.logger.Info("pre-rendered a published page", "zone", ev.ZoneID, "version", ev.Version, "renderings", rendered)
+	s.logger.InfoContext(ctx, "pre-rendered a published page", "zone", ev.ZoneID, "version", ev.Version, "renderings", rendered)
 	return nil
 }

@@ -80,7 +80,11 @@ with open(sys.argv[1], "w") as f:
 PY
 require_free "$LOCALDEV_ADDR"
 require_free "$BARE_ADDR"
-JT_ADDR=$LOCALDEV_ADDR JT_DATA_DIR="$data_dir" JT_LOG_LEVEL=warn \
+# Tracing is off (OTEL_TRACES_EXPORTER=none), as in a function binary
+# without a collector: localdev's default console exporter would write
+# every span of the load test to stdout and measure the terminal. The
+# cost of tracing itself is in the Go benchmarks (BenchmarkAPIPageTracedUnsampled).
+OTEL_TRACES_EXPORTER=none JT_ADDR=$LOCALDEV_ADDR JT_DATA_DIR="$data_dir" JT_LOG_LEVEL=warn \
 	JT_GATEWAY_RATE_LIMITS=true JT_GATEWAY_ROUTES="$OUT/routes.json" \
 	JT_GATEWAY_IP_RATE="10000000/1s burst 10000000" \
 	JT_GATEWAY_MAX_CONCURRENT=100000 \
@@ -163,7 +167,8 @@ Written by \`make bench\` (localdev/bench/run.sh); rerun it to refresh this page
 ## Public cached page reads through localdev
 
 Command: \`make bench\`, which runs \`wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency\` on loopback
-against \`$PAGE_PATH\` on localdev (SQLite, demo data, log level warn), where the
+against \`$PAGE_PATH\` on localdev (SQLite, demo data, log level warn, tracing off with
+\`OTEL_TRACES_EXPORTER=none\`), where the
 gateway function sits on the /api route with its per-IP, per-route and per-zone limits
 on but raised so one client is not throttled, and against a
 bare \`net/http\` handler (localdev/bench/bare) serving the same $page_bytes bytes, one

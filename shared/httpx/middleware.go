@@ -60,19 +60,32 @@ func NewRequestID() string {
 // response.
 func RequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// A host that already assigned the id (obs wraps every function)
-		// makes an inner RequestIDs a no-op.
-		if RequestID(r.Context()) != "" {
+		ctx := EnsureRequestID(w, r)
+		if ctx == r.Context() {
 			next.ServeHTTP(w, r)
 			return
 		}
-		id := r.Header.Get(RequestIDHeader)
-		if !validRequestID(id) {
-			id = NewRequestID()
-		}
-		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// EnsureRequestID is RequestIDs for middleware that changes the request
+// context itself and wants one r.WithContext for all its changes. It
+// returns r's context when that has a request id already (a host that
+// assigned the id makes an inner call a no-op). Otherwise it takes the
+// incoming X-Request-Id or generates one, echoes it in the response and
+// returns r's context with it.
+func EnsureRequestID(w http.ResponseWriter, r *http.Request) context.Context {
+	ctx := r.Context()
+	if RequestID(ctx) != "" {
+		return ctx
+	}
+	id := r.Header.Get(RequestIDHeader)
+	if !validRequestID(id) {
+		id = NewRequestID()
+	}
+	w.Header().Set(RequestIDHeader, id)
+	return WithRequestID(ctx, id)
 }
 
 func validRequestID(id string) bool {
@@ -106,7 +119,7 @@ func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
 				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					panic(v)
 				}
-				logger.Error("handler panicked", "request_id", RequestID(r.Context()),
+				logger.ErrorContext(r.Context(), "handler panicked", "request_id", RequestID(r.Context()),
 					"panic", v, "stack", string(debug.Stack()))
 				WriteError(w, r, nil, E(CodeInternal))
 			}()

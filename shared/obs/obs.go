@@ -1,6 +1,7 @@
 // Package obs wraps a function's handler with what every deployment needs
-// from day one: request ids, structured logs, Prometheus metrics, panic
-// recovery, and the /healthz, /readyz and /metrics endpoints.
+// from day one: request ids, W3C trace context and OpenTelemetry spans,
+// structured logs that carry both ids, Prometheus metrics, panic recovery,
+// and the /healthz, /readyz and /metrics endpoints.
 package obs
 
 import (
@@ -14,6 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jingtong/backend/shared/fn"
 	"github.com/jingtong/backend/shared/httpx"
@@ -68,11 +72,17 @@ type Options struct {
 	// Endpoints adds /healthz, /readyz and /metrics in front of the
 	// function's own routes. Hosts that serve them elsewhere turn it off.
 	Endpoints bool
+	// TracerProvider makes a server span for each request, as a child of
+	// the request's traceparent when it has a valid one. Nil or a no-op
+	// provider makes none, and an incoming traceparent still reaches the
+	// handler's context, its log lines and what it forwards.
+	TracerProvider trace.TracerProvider
 }
 
-// Handler wraps f.Handler with request ids, panic recovery, access logs at
-// Debug level, errors at Error level and HTTP metrics, and serves /healthz,
-// /readyz and /metrics beside it.
+// Handler wraps f.Handler with request ids, trace context, panic recovery,
+// access logs at Debug level, errors at Error level and HTTP metrics, and
+// serves /healthz, /readyz and /metrics beside it. It makes no spans,
+// because spans need Options.TracerProvider of HandlerWith.
 func Handler(f *fn.Function, logger *slog.Logger) http.Handler {
 	return HandlerWith(f, logger, Options{Endpoints: true})
 }
@@ -89,11 +99,11 @@ func HandlerWith(f *fn.Function, logger *slog.Logger, opts Options) http.Handler
 	}
 
 	// Recover sits inside instrument so that a panic still ends in a 500
-	// that is logged and counted.
+	// that is logged, counted and recorded on the span. instrument assigns
+	// the request id too, so that one r.WithContext carries both ids.
 	h := f.Handler
 	h = httpx.Recover(logger)(h)
-	h = instrument(h, f.Name, logger, m)
-	h = httpx.RequestIDs(h)
+	h = instrument(h, f.Name, logger, m, opts.TracerProvider)
 	if !opts.Endpoints {
 		return h
 	}
@@ -184,41 +194,80 @@ func methodIndex(method string) int {
 	return len(instrumentedMethods) - 1
 }
 
-func instrument(next http.Handler, name string, logger *slog.Logger, m *Metrics) http.Handler {
+// instrumentScope is the instrumentation scope of the server spans.
+const instrumentScope = "github.com/jingtong/backend/shared/obs"
+
+// serverSpanOptions are the start options of every server span, built once
+// so that starting a span does not allocate them.
+var serverSpanOptions = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+
+func instrument(next http.Handler, name string, logger *slog.Logger, m *Metrics, tp trace.TracerProvider) http.Handler {
 	errs := m.errors.WithLabelValues(name)
 	durations := make([]prometheus.Observer, len(instrumentedMethods))
+	spanNames := make([]string, len(instrumentedMethods))
 	for i, method := range instrumentedMethods {
 		durations[i] = m.duration.WithLabelValues(name, method)
+		spanNames[i] = method + " " + name
 	}
 	requests := &requestCounters{vec: m.requests, function: name}
+	var tracer trace.Tracer
+	if TracingEnabled(tp) {
+		tracer = tp.Tracer(instrumentScope)
+	}
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		method := methodIndex(r.Method)
+		ctx := httpx.EnsureRequestID(w, r)
+		ctx = ExtractHTTP(ctx, r.Header)
+		var span trace.Span
+		if tracer != nil {
+			ctx, span = tracer.Start(ctx, spanNames[method], serverSpanOptions...)
+		}
+		if ctx != r.Context() {
+			r = r.WithContext(ctx)
+		}
+
 		rec := &statusRecorder{ResponseWriter: w}
+		if span != nil {
+			defer func() { endServerSpan(span, r, rec.status) }()
+		}
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
 		elapsed := time.Since(start)
-
-		method := methodIndex(r.Method)
 		durations[method].Observe(elapsed.Seconds())
 		requests.get(method, rec.status).Inc()
 		if rec.status >= 500 {
 			errs.Inc()
 		}
-
-		if logger.Enabled(r.Context(), slog.LevelDebug) {
-			logger.Debug("request served", "request_id", httpx.RequestID(r.Context()),
+		if logger.Enabled(ctx, slog.LevelDebug) {
+			logger.DebugContext(ctx, "request served", "request_id", httpx.RequestID(ctx),
 				"method", r.Method, "path", r.URL.Path, "status", rec.status,
 				"duration_ms", float64(elapsed.Microseconds())/1000)
 		}
 	})
 }
 
-// NewLogger returns a JSON logger writing to w at level, for hosts.
-func NewLogger(w interface{ Write([]byte) (int, error) }, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+// endServerSpan records the request on span, when it is recording, and
+// ends it. A handler that panicked past Recover, such as with
+// http.ErrAbortHandler, leaves status 0, recorded as an error.
+func endServerSpan(span trace.Span, r *http.Request, status int) {
+	if span.IsRecording() {
+		span.SetAttributes(
+			semconv.HTTPRequestMethodKey.String(r.Method),
+			semconv.URLPath(r.URL.Path),
+			attrRequestID.String(httpx.RequestID(r.Context())),
+		)
+		if status != 0 {
+			span.SetAttributes(semconv.HTTPResponseStatusCode(status))
+		}
+		if status == 0 || status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+	}
+	span.End()
 }
 
 // ParseLevel maps debug, info, warn and error to slog levels, in any letter

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jingtong/backend/shared/auth"
 	"github.com/jingtong/backend/shared/fn"
 )
@@ -132,6 +134,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics receives every Result. Nil records nothing.
 	Metrics Metrics
+	// TracerProvider makes a span for each trigger, as a child of the
+	// trace context in Trigger's ctx, such as that of the HTTP request of
+	// a platform call. Nil makes none.
+	TracerProvider trace.TracerProvider
 
 	// PlatformSecret verifies the platform token of internal calls to
 	// Handler (JT_PLATFORM_SECRET). Empty rejects every internal call.
@@ -161,6 +167,8 @@ type Runner struct {
 	grace   time.Duration
 	logger  *slog.Logger
 	metrics Metrics
+	// tracer makes the trigger spans; nil makes none.
+	tracer trace.Tracer
 
 	platformSecret auth.Secret
 	maxSkew        time.Duration
@@ -242,6 +250,7 @@ func newRunner(function string, opts Options) *Runner {
 		grace:          opts.Grace,
 		logger:         opts.Logger,
 		metrics:        opts.Metrics,
+		tracer:         newTracer(opts.TracerProvider),
 		platformSecret: opts.PlatformSecret,
 		maxSkew:        opts.MaxSkew,
 		sources:        map[Source]bool{},
@@ -369,10 +378,19 @@ func (r *Runner) Jobs() []JobInfo {
 // latest tick due. A job with no claimed tick has missed nothing.
 //
 // ctx is the parent of the run's context, so cancelling it cancels the run.
+// The log lines of the trigger, and the run, carry the trace context of
+// ctx or of the trigger's span.
 // Trigger returns an error wrapping ErrUnknownJob or ErrInvalidEvent, a
 // Locker error, or the run's error. A tick that did not run because it was
 // claimed already, missed or not due is not an error.
 func (r *Runner) Trigger(ctx context.Context, name string, at time.Time, source Source) (Result, error) {
+	ctx, span := r.startSpan(ctx, name, source)
+	res, err := r.trigger(ctx, name, at, source)
+	endSpan(span, res, err)
+	return res, err
+}
+
+func (r *Runner) trigger(ctx context.Context, name string, at time.Time, source Source) (Result, error) {
 	res := Result{Function: r.function, Job: name, Source: source}
 	j, ok := r.jobs[name]
 	if !ok {
@@ -395,20 +413,20 @@ func (r *Runner) evaluate(ctx context.Context, j *job, at, now time.Time, res Re
 	tick := j.schedule.Prev(at)
 	if tick.IsZero() {
 		res.Outcome = OutcomeNotDue
-		logger.Debug("cron job not due", "at", at)
+		logger.DebugContext(ctx, "cron job not due", "at", at)
 		return r.observe(res), nil
 	}
 
 	last, hasLast, err := r.locker.Last(ctx, j.key)
 	if err != nil {
-		logger.Error("reading the last cron tick failed", "tick", tick, "err", err)
+		logger.ErrorContext(ctx, "reading the last cron tick failed", "tick", tick, "err", err)
 		return res, err
 	}
 	d := decide(j.missed, last, hasLast, tick, j.schedule.Prev(now), now, r.grace)
 	res.Tick, res.CatchUp = d.tick, d.catchUp
 	switch d.outcome {
 	case OutcomeAlreadyClaimed:
-		logger.Debug("cron tick already claimed", "tick", tick, "last", last)
+		logger.DebugContext(ctx, "cron tick already claimed", "tick", tick, "last", last)
 		res.Outcome = d.outcome
 		return r.observe(res), nil
 	case OutcomeMissed:
@@ -426,11 +444,11 @@ func (r *Runner) evaluate(ctx context.Context, j *job, at, now time.Time, res Re
 
 	claimed, err := r.locker.Claim(ctx, j.key, d.tick)
 	if err != nil {
-		logger.Error("claiming the cron tick failed", "tick", d.tick, "err", err)
+		logger.ErrorContext(ctx, "claiming the cron tick failed", "tick", d.tick, "err", err)
 		return res, err
 	}
 	if !claimed {
-		logger.Debug("cron tick already claimed", "tick", d.tick)
+		logger.DebugContext(ctx, "cron tick already claimed", "tick", d.tick)
 		res.Outcome = OutcomeAlreadyClaimed
 		return r.observe(res), nil
 	}
@@ -464,7 +482,7 @@ func decide(policy fn.MissedPolicy, last time.Time, hasLast bool, tick, latest, 
 // run runs a claimed tick and records its end.
 func (r *Runner) run(ctx context.Context, j *job, res Result, logger *slog.Logger) (Result, error) {
 	logger = logger.With("tick", res.Tick)
-	logger.Info("cron job started", "catch_up", res.CatchUp, "timeout", j.timeout)
+	logger.InfoContext(ctx, "cron job started", "catch_up", res.CatchUp, "timeout", j.timeout)
 
 	runCtx, cancel := context.WithTimeout(ctx, j.timeout)
 	start := r.now()
@@ -481,19 +499,19 @@ func (r *Runner) run(ctx context.Context, j *job, res Result, logger *slog.Logge
 	finishErr := r.locker.Finish(finishCtx, j.key, res.Tick, runErr)
 	cancelFinish()
 	if finishErr != nil {
-		logger.Error("cron tick end not recorded", "err", finishErr)
+		logger.ErrorContext(ctx, "cron tick end not recorded", "err", finishErr)
 	}
 
 	if runErr != nil {
 		res.Outcome = OutcomeFailed
-		logger.Error("cron job failed", "duration", res.Duration, "err", runErr)
+		logger.ErrorContext(ctx, "cron job failed", "duration", res.Duration, "err", runErr)
 		return r.observe(res), errors.Join(fmt.Errorf("cron: job %q of function %q, tick %s: %w",
 			j.name, r.function, res.Tick.Format(time.RFC3339), runErr), finishErr)
 	}
 	// A success whose end was not recorded stays claimed, which is all the
 	// missed-tick policy needs, so it is not an error for the caller.
 	res.Outcome = OutcomeSucceeded
-	logger.Info("cron job finished", "duration", res.Duration)
+	logger.InfoContext(ctx, "cron job finished", "duration", res.Duration)
 	return r.observe(res), nil
 }
 

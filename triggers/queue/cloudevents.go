@@ -15,6 +15,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/cloudevents/sdk-go/v2/types"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jingtong/backend/shared/auth"
 	"github.com/jingtong/backend/shared/fn"
@@ -81,6 +82,8 @@ type CloudEventsOptions struct {
 	// Now is the clock for platform token checks and for the processed_at
 	// time that InTx records. Default time.Now.
 	Now func() time.Time
+	// TracerProvider makes a consumer span for each event. Nil makes none.
+	TracerProvider trace.TracerProvider
 }
 
 // ceHandler serves CloudEventsHandler.
@@ -108,7 +111,10 @@ type ceHandler struct {
 //
 // The idempotency key is the event's source and ID together, because the
 // Knative data-plane contract requires duplicate detection to use both. The
-// consumer gets the event ID as fn.Message.ID. Retries and their backoff
+// consumer gets the event ID as fn.Message.ID, and runs in the trace
+// context of the event's traceparent and tracestate extension attributes
+// (the CloudEvents distributed tracing extension) when it has them, or
+// else of the request. Retries and their backoff
 // are the Broker's, from the Trigger's delivery settings, so
 // Delivery.Attempt is always 1.
 func CloudEventsHandler(f *fn.Function, opts CloudEventsOptions) (http.Handler, error) {
@@ -125,7 +131,7 @@ func CloudEventsHandler(f *fn.Function, opts CloudEventsOptions) (http.Handler, 
 		return nil, errors.New("queue: CloudEventsHandler got a nil function")
 	}
 	policy := Policy{HandlerTimeout: opts.HandlerTimeout}.withDefaults()
-	shared := processorDefaults{policy: policy, store: opts.Store, logger: opts.Logger, now: opts.Now}.withDefaults()
+	shared := processorDefaults{policy: policy, store: opts.Store, logger: opts.Logger, now: opts.Now, tracerProvider: opts.TracerProvider}.withDefaults()
 	opts.Now = shared.now
 
 	procs, err := newProcessors(f, shared)
@@ -166,17 +172,26 @@ func (h *ceHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// The consumer runs in the trace context of the event's traceparent
+	// extension, so its log lines, and the error logged below, carry the
+	// publisher's trace id.
+	ctx, span := p.startSpan(r.Context(), d)
+	r = r.WithContext(ctx)
 	log := h.logger.With("consumer", p.name, "message_id", d.msg.ID)
-	duplicate, err := p.deliver(r.Context(), d)
+	duplicate, err := p.deliver(ctx, d)
+	out := outcome{verdict: verdictAck}
 	switch {
 	case err == nil:
-		log.Debug("event processed", "duplicate", duplicate)
+		log.DebugContext(ctx, "event processed", "duplicate", duplicate)
 		w.WriteHeader(http.StatusAccepted)
 	case IsPermanent(err):
+		out = outcome{verdict: verdictDead, reason: err.Error()}
 		httpx.WriteError(w, r, log, httpx.Wrap(CodeEventRejected, err))
 	default:
+		out = outcome{verdict: verdictRetry}
 		httpx.WriteError(w, r, log, httpx.Wrap(CodeConsumerFailed, err))
 	}
+	endSpan(span, out, err)
 }
 
 // decode reads the event of r and finds its consumer. Errors are

@@ -156,7 +156,9 @@ func (m *Memory) Publish(ctx context.Context, subject string, data []byte, opts 
 	if id == "" {
 		id = uuid.NewString()
 	}
-	msg := &memMessage{id: id, subject: subject, data: bytes.Clone(data), header: cloneHeader(opts.Header)}
+	header := cloneHeader(opts.Header)
+	injectTrace(ctx, header)
+	msg := &memMessage{id: id, subject: subject, data: bytes.Clone(data), header: header}
 	return m.enqueue(ctx, msg, true)
 }
 

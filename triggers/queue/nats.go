@@ -252,7 +252,9 @@ func (n *NATS) Publish(ctx context.Context, subject string, data []byte, opts Pu
 	if id == "" {
 		id = uuid.NewString()
 	}
-	return n.publish(ctx, subject, id, data, opts.Header)
+	header := cloneHeader(opts.Header)
+	injectTrace(ctx, header)
+	return n.publish(ctx, subject, id, data, header)
 }
 
 func (n *NATS) publish(ctx context.Context, subject, id string, data []byte, header http.Header) error {

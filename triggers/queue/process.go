@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jingtong/backend/shared/fn"
 )
 
@@ -83,6 +85,11 @@ type processor struct {
 	store   Store
 	logger  *slog.Logger
 	now     func() time.Time
+	// tracer makes the consumer spans; nil makes none.
+	tracer trace.Tracer
+	// spanName names the consumer spans as OpenTelemetry's messaging
+	// conventions do: the operation, then the destination.
+	spanName string
 }
 
 // delivery is one message handed to a processor.
@@ -116,7 +123,7 @@ func (p *processor) deliver(ctx context.Context, d delivery) (duplicate bool, er
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := p.store.Record(rctx, p.name, d.key); err != nil {
-		p.logger.Warn("processed message not recorded; a later duplicate would run again",
+		p.logger.WarnContext(ctx, "processed message not recorded; a later duplicate would run again",
 			"consumer", p.name, "message_id", d.msg.ID, "err", err)
 	}
 	return false, nil
@@ -138,7 +145,7 @@ func (p *processor) call(ctx context.Context, d delivery) (err error) {
 
 	defer func() {
 		if v := recover(); v != nil {
-			p.logger.Error("consumer panicked", "consumer", p.name, "message_id", d.msg.ID,
+			p.logger.ErrorContext(ctx, "consumer panicked", "consumer", p.name, "message_id", d.msg.ID,
 				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			err = fmt.Errorf("consumer panicked: %v", v)
 		}
@@ -148,12 +155,23 @@ func (p *processor) call(ctx context.Context, d delivery) (err error) {
 
 // process runs a queue delivery and decides what the backend does with it.
 // ctx ends only when a stop gives up waiting; a failure after that is
-// retried at once, without a backoff, by whichever process runs next.
+// retried at once, without a backoff, by whichever process runs next. The
+// delivery runs in the trace context of its message, so its log lines
+// carry the publisher's trace id.
 func (p *processor) process(ctx context.Context, d delivery) outcome {
+	ctx, span := p.startSpan(ctx, d)
+	out, err := p.processInSpan(ctx, d)
+	endSpan(span, out, err)
+	return out
+}
+
+// processInSpan is process inside the delivery's trace context. It returns
+// the consumer's error too, for the span.
+func (p *processor) processInSpan(ctx context.Context, d delivery) (outcome, error) {
 	log := p.logger.With("consumer", p.name, "message_id", d.msg.ID, "attempt", d.attempt)
 	if d.poison != "" {
-		log.Error("message cannot be processed; dead-lettering it", "reason", d.poison)
-		return outcome{verdict: verdictDead, reason: d.poison}
+		log.ErrorContext(ctx, "message cannot be processed; dead-lettering it", "reason", d.poison)
+		return outcome{verdict: verdictDead, reason: d.poison}, nil
 	}
 
 	// A delivery past the last attempt means that attempt ended without an
@@ -161,34 +179,34 @@ func (p *processor) process(ctx context.Context, d delivery) outcome {
 	if d.attempt > p.policy.Attempts {
 		seen, err := p.store.Seen(ctx, p.name, d.key)
 		if err == nil && seen {
-			return outcome{verdict: verdictAck}
+			return outcome{verdict: verdictAck}, nil
 		}
 		reason := fmt.Sprintf("attempt %d of %d ended without an outcome (process stopped or ack wait expired)", p.policy.Attempts, p.policy.Attempts)
-		log.Error("message exhausted its attempts; dead-lettering it", "reason", reason)
-		return outcome{verdict: verdictDead, reason: reason}
+		log.ErrorContext(ctx, "message exhausted its attempts; dead-lettering it", "reason", reason)
+		return outcome{verdict: verdictDead, reason: reason}, nil
 	}
 
 	duplicate, err := p.deliver(ctx, d)
 	switch {
 	case err == nil && duplicate:
-		log.Debug("duplicate message acknowledged without a call")
-		return outcome{verdict: verdictAck}
+		log.DebugContext(ctx, "duplicate message acknowledged without a call")
+		return outcome{verdict: verdictAck}, nil
 	case err == nil:
-		log.Debug("message processed")
-		return outcome{verdict: verdictAck}
+		log.DebugContext(ctx, "message processed")
+		return outcome{verdict: verdictAck}, nil
 	case IsPermanent(err):
-		log.Error("consumer failed permanently; dead-lettering the message", "err", err)
-		return outcome{verdict: verdictDead, reason: err.Error()}
+		log.ErrorContext(ctx, "consumer failed permanently; dead-lettering the message", "err", err)
+		return outcome{verdict: verdictDead, reason: err.Error()}, err
 	case ctx.Err() != nil:
-		log.Warn("consumer interrupted by shutdown; the message will be delivered again", "err", err)
-		return outcome{verdict: verdictRetry}
+		log.WarnContext(ctx, "consumer interrupted by shutdown; the message will be delivered again", "err", err)
+		return outcome{verdict: verdictRetry}, err
 	case d.attempt >= p.policy.Attempts:
-		log.Error("consumer failed on the last attempt; dead-lettering the message", "err", err)
-		return outcome{verdict: verdictDead, reason: err.Error()}
+		log.ErrorContext(ctx, "consumer failed on the last attempt; dead-lettering the message", "err", err)
+		return outcome{verdict: verdictDead, reason: err.Error()}, err
 	default:
 		delay := p.policy.backoff(d.attempt)
-		log.Warn("consumer failed; retrying", "err", err, "delay", delay.String())
-		return outcome{verdict: verdictRetry, delay: delay}
+		log.WarnContext(ctx, "consumer failed; retrying", "err", err, "delay", delay.String())
+		return outcome{verdict: verdictRetry, delay: delay}, err
 	}
 }
 

@@ -43,6 +43,18 @@
 // consumer the pair is checked before the call and recorded after it, so
 // an effect can repeat when the process dies between the two.
 //
+// # Trace context
+//
+// Publish stores the W3C trace context of its ctx in the message's
+// headers, traceparent and tracestate, replacing any the caller set. A ctx
+// without a span leaves the headers as they are. The consumer's context
+// then carries that trace context, so the consumer's log lines have the
+// publisher's trace id, and with a TracerProvider each delivery is a
+// consumer span in the publisher's trace. A CloudEvent brings its trace
+// context in the traceparent and tracestate extension attributes of the
+// CloudEvents distributed tracing extension. Dead letters keep the trace
+// context of their message.
+//
 // # Hosts
 //
 // A host opens a backend with Open (or NewNATS and NewMemory), runs the

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jingtong/backend/shared/fn"
 )
 
@@ -44,6 +46,10 @@ type RunnerOptions struct {
 	// Now is the clock for the processed_at time that InTx records.
 	// Default time.Now.
 	Now func() time.Time
+	// TracerProvider makes a consumer span for each delivery, as a child
+	// of the trace context that the message carries. Nil makes none; the
+	// message's trace context still reaches the consumer's context.
+	TracerProvider trace.TracerProvider
 }
 
 // Runner runs the queue consumers of a set of functions on a Backend.
@@ -68,7 +74,7 @@ func NewRunner(b Backend, funcs []*fn.Function, opts RunnerOptions) (*Runner, er
 		return nil, err
 	}
 
-	shared := processorDefaults{policy: policy, store: opts.Store, logger: opts.Logger, now: opts.Now}.withDefaults()
+	shared := processorDefaults{policy: policy, store: opts.Store, logger: opts.Logger, now: opts.Now, tracerProvider: opts.TracerProvider}.withDefaults()
 	var procs []*processor
 	names := map[string]bool{}
 	for _, f := range funcs {
@@ -96,10 +102,11 @@ var functionName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 // processorDefaults are the settings that every processor of a runner or a
 // CloudEvents handler shares.
 type processorDefaults struct {
-	policy Policy
-	store  Store
-	logger *slog.Logger
-	now    func() time.Time
+	policy         Policy
+	store          Store
+	logger         *slog.Logger
+	now            func() time.Time
+	tracerProvider trace.TracerProvider
 }
 
 func (d processorDefaults) withDefaults() processorDefaults {
@@ -130,13 +137,15 @@ func newProcessors(f *fn.Function, d processorDefaults) ([]*processor, error) {
 			return nil, fmt.Errorf("queue: function %q: consumer of %q has no Handle", f.Name, c.Subject)
 		}
 		procs = append(procs, &processor{
-			name:    ConsumerName(f.Name, c.Subject),
-			subject: c.Subject,
-			handle:  c.Handle,
-			policy:  d.policy,
-			store:   d.store,
-			logger:  d.logger.With("function", f.Name),
-			now:     d.now,
+			name:     ConsumerName(f.Name, c.Subject),
+			subject:  c.Subject,
+			handle:   c.Handle,
+			policy:   d.policy,
+			store:    d.store,
+			logger:   d.logger.With("function", f.Name),
+			now:      d.now,
+			tracer:   newConsumerTracer(d.tracerProvider),
+			spanName: "process " + c.Subject,
 		})
 	}
 	return procs, nil

@@ -344,7 +344,7 @@ func (rt *Router) serveUpstream(w http.ResponseWriter, r *http.Request, route *R
 				p.report(u, false)
 			}
 			if !final {
-				rt.logger.Warn("retrying upstream request on another upstream",
+				rt.logger.WarnContext(r.Context(), "retrying upstream request on another upstream",
 					"route", route.Name, "upstream", u.raw, "attempt", attempt, "request_id", httpx.RequestID(r.Context()), "err", err)
 				u, idx = next, nextIdx
 				continue
@@ -358,7 +358,7 @@ func (rt *Router) serveUpstream(w http.ResponseWriter, r *http.Request, route *R
 		if !ok && !final {
 			drain(resp.Body)
 			done()
-			rt.logger.Warn("retrying upstream request on another upstream",
+			rt.logger.WarnContext(r.Context(), "retrying upstream request on another upstream",
 				"route", route.Name, "upstream", u.raw, "attempt", attempt, "status", resp.StatusCode, "request_id", httpx.RequestID(r.Context()))
 			u, idx = next, nextIdx
 			continue
@@ -450,7 +450,7 @@ func (rt *Router) writeAttemptFailure(w http.ResponseWriter, r *http.Request, ro
 		httpx.WriteError(w, r, rt.logger, httpx.Wrap(httpx.CodeBodyTooLarge, err, route.MaxBodyBytes))
 	case failCanceled:
 		// The client is gone, so this status only reaches access logs.
-		rt.logger.Debug("client went away before the upstream answered", "route", route.Name, "request_id", httpx.RequestID(r.Context()))
+		rt.logger.DebugContext(r.Context(), "client went away before the upstream answered", "route", route.Name, "request_id", httpx.RequestID(r.Context()))
 		w.WriteHeader(499)
 	case failTimeout:
 		rt.writeFailure(w, r, route, ErrorTimeout, CodeUpstreamTimeout, err)

@@ -50,7 +50,7 @@ func (rt *Router) writeResponse(w http.ResponseWriter, r *http.Request, route *R
 		_, err = io.CopyBuffer(w, resp.Body, *bufp)
 	}
 	if err != nil && r.Context().Err() == nil {
-		rt.logger.Warn("copying the upstream response failed", "route", route.Name, "request_id", httpx.RequestID(r.Context()), "err", err)
+		rt.logger.WarnContext(r.Context(), "copying the upstream response failed", "route", route.Name, "request_id", httpx.RequestID(r.Context()), "err", err)
 		// Abort the connection so that the client cannot take a cut
 		// chunked body for a whole one. The server recovers this panic.
 		panic(http.ErrAbortHandler)

@@ -1,0 +1,153 @@
+package localdev
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jingtong/backend/shared/obs"
+)
+
+// lockedBuffer is a buffer that the server's goroutines may write
+// concurrently.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// consoleSpan is the part of a console exporter line that the tests read.
+type consoleSpan struct {
+	Name        string
+	SpanContext struct{ TraceID, SpanID string }
+	Parent      struct{ TraceID, SpanID string }
+}
+
+func decodeSpans(t *testing.T, out string) map[string]consoleSpan {
+	t.Helper()
+	spans := map[string]consoleSpan{}
+	for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+		var s consoleSpan
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("console line %q is not JSON: %v", line, err)
+		}
+		spans[s.Name] = s
+	}
+	return spans
+}
+
+func TestTrace_gatewayToFunction(t *testing.T) {
+	var spansOut, logs lockedBuffer
+	dataDir := t.TempDir()
+	cfg := Config{
+		Addr: "127.0.0.1:0", DataDir: dataDir, DrainTimeout: DefaultDrainTimeout,
+		Tracing: obs.TracingConfig{Exporters: []string{obs.ExporterConsole}, ServiceName: DefaultServiceName, Console: &spansOut},
+	}
+	srv, err := New(context.Background(), cfg, func(string) (string, bool) { return "", false }, obs.NewLogger(&logs, slog.LevelDebug))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	const clientSpan = "00f067aa0ba902b7"
+	req := httptest.NewRequest(http.MethodGet, "/api/zones/zones/life-marriage/page?channel=wechat", nil)
+	req.Header.Set("Traceparent", "00-"+traceID+"-"+clientSpan+"-01")
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status = %d, want 200: %s", rec.Code, rec.Body)
+	}
+	// Close shuts the tracer provider down, which writes the spans.
+	srv.Close()
+
+	spans := decodeSpans(t, spansOut.String())
+	gw, ok := spans["GET gateway"]
+	if !ok {
+		t.Fatalf("no gateway server span in:\n%s", spansOut.String())
+	}
+	fn, ok := spans["GET zones"]
+	if !ok {
+		t.Fatalf("no zones server span in:\n%s", spansOut.String())
+	}
+	if gw.SpanContext.TraceID != traceID || gw.Parent.SpanID != clientSpan {
+		t.Errorf("gateway span trace %s parent %s, want trace %s parent %s (the client's)", gw.SpanContext.TraceID, gw.Parent.SpanID, traceID, clientSpan)
+	}
+	if fn.SpanContext.TraceID != traceID {
+		t.Errorf("zones span trace id = %s, want %s: the function must see the gateway's trace", fn.SpanContext.TraceID, traceID)
+	}
+	if fn.Parent.SpanID != gw.SpanContext.SpanID {
+		t.Errorf("zones span parent = %s, want the gateway span %s from the forwarded traceparent", fn.Parent.SpanID, gw.SpanContext.SpanID)
+	}
+
+	// Each function's access log line carries its own span.
+	found := map[string]bool{}
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var record map[string]any
+		if err := json.Unmarshal([]byte(line), &record); err != nil || record["msg"] != "request served" {
+			continue
+		}
+		function, _ := record["function"].(string)
+		want := map[string]consoleSpan{"gateway": gw, "zones": fn}[function]
+		if record["trace_id"] != traceID || record["span_id"] != want.SpanContext.SpanID {
+			t.Errorf("%s access log trace_id %v span_id %v, want %s %s", function, record["trace_id"], record["span_id"], traceID, want.SpanContext.SpanID)
+		}
+		if record["request_id"] == "" || record["request_id"] == nil {
+			t.Errorf("%s access log has no request_id", function)
+		}
+		found[function] = true
+	}
+	if !found["gateway"] || !found["zones"] {
+		t.Errorf("access log lines for %v, want gateway and zones:\n%s", found, logs.String())
+	}
+}
+
+func TestTrace_withoutExporterPassesTraceparent(t *testing.T) {
+	var logs lockedBuffer
+	cfg := Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DrainTimeout: DefaultDrainTimeout}
+	srv, err := New(context.Background(), cfg, func(string) (string, bool) { return "", false }, obs.NewLogger(&logs, slog.LevelDebug))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(srv.Close)
+
+	const traceID = "0af7651916cd43dd8448eb211c80319c"
+	req := httptest.NewRequest(http.MethodGet, "/api/zones/zones?kind=life", nil)
+	req.Header.Set("Traceparent", "00-"+traceID+"-b7ad6b7169203331-01")
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status = %d, want 200", rec.Code)
+	}
+
+	zonesLogged := false
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var record map[string]any
+		if err := json.Unmarshal([]byte(line), &record); err != nil || record["msg"] != "request served" {
+			continue
+		}
+		if record["trace_id"] != traceID || record["span_id"] != "b7ad6b7169203331" {
+			t.Errorf("%v access log trace_id %v span_id %v, want the client's %s b7ad6b7169203331", record["function"], record["trace_id"], record["span_id"], traceID)
+		}
+		zonesLogged = zonesLogged || record["function"] == "zones"
+	}
+	if !zonesLogged {
+		t.Errorf("no zones access log line in:\n%s", logs.String())
+	}
+}
