@@ -38,6 +38,9 @@ type consoleSpan struct {
 	Name        string
 	SpanContext struct{ TraceID, SpanID string }
 	Parent      struct{ TraceID, SpanID string }
+	Links       []struct {
+		SpanContext struct{ TraceID, SpanID string }
+	}
 }
 
 func decodeSpans(t *testing.T, out string) map[string]consoleSpan {
@@ -86,11 +89,16 @@ func TestTrace_gatewayToFunction(t *testing.T) {
 	if !ok {
 		t.Fatalf("no zones server span in:\n%s", spansOut.String())
 	}
-	if gw.SpanContext.TraceID != traceID || gw.Parent.SpanID != clientSpan {
-		t.Errorf("gateway span trace %s parent %s, want trace %s parent %s (the client's)", gw.SpanContext.TraceID, gw.Parent.SpanID, traceID, clientSpan)
+	// The gateway is the public edge: the client's traceparent is only
+	// linked, so a client cannot choose the trace id or force sampling.
+	if gw.SpanContext.TraceID == traceID || gw.Parent.SpanID != "0000000000000000" {
+		t.Errorf("gateway span trace %s parent %s, want a new root, not the client's trace %s", gw.SpanContext.TraceID, gw.Parent.SpanID, traceID)
 	}
-	if fn.SpanContext.TraceID != traceID {
-		t.Errorf("zones span trace id = %s, want %s: the function must see the gateway's trace", fn.SpanContext.TraceID, traceID)
+	if len(gw.Links) != 1 || gw.Links[0].SpanContext.TraceID != traceID || gw.Links[0].SpanContext.SpanID != clientSpan {
+		t.Errorf("gateway span links = %+v, want one link to the client's span %s-%s", gw.Links, traceID, clientSpan)
+	}
+	if fn.SpanContext.TraceID != gw.SpanContext.TraceID {
+		t.Errorf("zones span trace id = %s, want %s: the function must see the gateway's trace", fn.SpanContext.TraceID, gw.SpanContext.TraceID)
 	}
 	if fn.Parent.SpanID != gw.SpanContext.SpanID {
 		t.Errorf("zones span parent = %s, want the gateway span %s from the forwarded traceparent", fn.Parent.SpanID, gw.SpanContext.SpanID)
@@ -105,8 +113,8 @@ func TestTrace_gatewayToFunction(t *testing.T) {
 		}
 		function, _ := record["function"].(string)
 		want := map[string]consoleSpan{"gateway": gw, "zones": fn}[function]
-		if record["trace_id"] != traceID || record["span_id"] != want.SpanContext.SpanID {
-			t.Errorf("%s access log trace_id %v span_id %v, want %s %s", function, record["trace_id"], record["span_id"], traceID, want.SpanContext.SpanID)
+		if record["trace_id"] != gw.SpanContext.TraceID || record["span_id"] != want.SpanContext.SpanID {
+			t.Errorf("%s access log trace_id %v span_id %v, want %s %s", function, record["trace_id"], record["span_id"], gw.SpanContext.TraceID, want.SpanContext.SpanID)
 		}
 		if record["request_id"] == "" || record["request_id"] == nil {
 			t.Errorf("%s access log has no request_id", function)
@@ -118,7 +126,7 @@ func TestTrace_gatewayToFunction(t *testing.T) {
 	}
 }
 
-func TestTrace_withoutExporterPassesTraceparent(t *testing.T) {
+func TestTrace_withoutExporterDropsClientTraceparent(t *testing.T) {
 	var logs lockedBuffer
 	cfg := Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DrainTimeout: DefaultDrainTimeout}
 	srv, err := New(context.Background(), cfg, func(string) (string, bool) { return "", false }, obs.NewLogger(&logs, slog.LevelDebug))
@@ -127,6 +135,9 @@ func TestTrace_withoutExporterPassesTraceparent(t *testing.T) {
 	}
 	t.Cleanup(srv.Close)
 
+	// Without a tracer the gateway starts no trace, and a client's
+	// traceparent must not reach the functions either, where a
+	// parent-based sampler would obey its sampled flag.
 	const traceID = "0af7651916cd43dd8448eb211c80319c"
 	req := httptest.NewRequest(http.MethodGet, "/api/zones/zones?kind=life", nil)
 	req.Header.Set("Traceparent", "00-"+traceID+"-b7ad6b7169203331-01")
@@ -142,8 +153,8 @@ func TestTrace_withoutExporterPassesTraceparent(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &record); err != nil || record["msg"] != "request served" {
 			continue
 		}
-		if record["trace_id"] != traceID || record["span_id"] != "b7ad6b7169203331" {
-			t.Errorf("%v access log trace_id %v span_id %v, want the client's %s b7ad6b7169203331", record["function"], record["trace_id"], record["span_id"], traceID)
+		if _, ok := record["trace_id"]; ok {
+			t.Errorf("%v access log trace_id %v, want none: the client's trace must stop at the gateway", record["function"], record["trace_id"])
 		}
 		zonesLogged = zonesLogged || record["function"] == "zones"
 	}

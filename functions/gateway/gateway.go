@@ -131,6 +131,8 @@ func (g *Gateway) build(ctx context.Context, env *fn.Env, functions map[string]h
 		Migrate: g.Migrate,
 		Ready:   g.Ready,
 		Close:   g.Close,
+
+		PublicEdge: true,
 	}
 	return nil
 }

@@ -91,6 +91,12 @@ type Function struct {
 
 	// Close releases what the function holds. Nil means nothing to release.
 	Close func() error
+
+	// PublicEdge marks a function that takes requests straight from the
+	// internet, such as the gateway. Hosts treat a traceparent sent to it
+	// as the client's claim: its spans start a new trace that links to the
+	// client's, so a client cannot choose trace ids or force sampling.
+	PublicEdge bool
 }
 
 // MissedPolicy says what happens to cron ticks missed while a job was not

@@ -75,7 +75,8 @@ type Options struct {
 	// TracerProvider makes a server span for each request, as a child of
 	// the request's traceparent when it has a valid one. Nil or a no-op
 	// provider makes none, and an incoming traceparent still reaches the
-	// handler's context, its log lines and what it forwards.
+	// handler's context, its log lines and what it forwards, unless the
+	// function is a public edge (fn.Function.PublicEdge).
 	TracerProvider trace.TracerProvider
 }
 
@@ -103,7 +104,7 @@ func HandlerWith(f *fn.Function, logger *slog.Logger, opts Options) http.Handler
 	// the request id too, so that one r.WithContext carries both ids.
 	h := f.Handler
 	h = httpx.Recover(logger)(h)
-	h = instrument(h, f.Name, logger, m, opts.TracerProvider)
+	h = instrument(h, f.Name, logger, m, opts.TracerProvider, f.PublicEdge)
 	if !opts.Endpoints {
 		return h
 	}
@@ -201,7 +202,7 @@ const instrumentScope = "github.com/jingtong/backend/shared/obs"
 // so that starting a span does not allocate them.
 var serverSpanOptions = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
 
-func instrument(next http.Handler, name string, logger *slog.Logger, m *Metrics, tp trace.TracerProvider) http.Handler {
+func instrument(next http.Handler, name string, logger *slog.Logger, m *Metrics, tp trace.TracerProvider, publicEdge bool) http.Handler {
 	errs := m.errors.WithLabelValues(name)
 	durations := make([]prometheus.Observer, len(instrumentedMethods))
 	spanNames := make([]string, len(instrumentedMethods))
@@ -219,10 +220,17 @@ func instrument(next http.Handler, name string, logger *slog.Logger, m *Metrics,
 		start := time.Now()
 		method := methodIndex(r.Method)
 		ctx := httpx.EnsureRequestID(w, r)
-		ctx = ExtractHTTP(ctx, r.Header)
 		var span trace.Span
-		if tracer != nil {
-			ctx, span = tracer.Start(ctx, spanNames[method], serverSpanOptions...)
+		switch {
+		case !publicEdge:
+			ctx = ExtractHTTP(ctx, r.Header)
+			if tracer != nil {
+				ctx, span = tracer.Start(ctx, spanNames[method], serverSpanOptions...)
+			}
+		case tracer != nil:
+			// A client's trace context only links to the new trace.
+			// Without a tracer it is dropped, so it is never forwarded.
+			ctx, span = tracer.Start(ctx, spanNames[method], edgeSpanOptions(r.Header)...)
 		}
 		if ctx != r.Context() {
 			r = r.WithContext(ctx)
@@ -248,6 +256,21 @@ func instrument(next http.Handler, name string, logger *slog.Logger, m *Metrics,
 				"duration_ms", float64(elapsed.Microseconds())/1000)
 		}
 	})
+}
+
+// edgeSpanOptions returns the start options of a public edge's server
+// span: a new root, linked to the span context in h when it has a valid
+// one.
+func edgeSpanOptions(h http.Header) []trace.SpanStartOption {
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithNewRoot()}
+	if len(h[traceparentHeader]) == 0 {
+		return opts
+	}
+	client := trace.SpanContextFromContext(propagator.Extract(context.Background(), headerCarrier(h)))
+	if client.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: client}))
+	}
+	return opts
 }
 
 // endServerSpan records the request on span, when it is recording, and
