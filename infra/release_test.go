@@ -236,7 +236,7 @@ func TestReleaseBinaryRejectsSQLite(t *testing.T) {
 			bin:  zonesBin,
 			args: []string{"migrate"},
 			env:  []string{"JT_DATA_DIR=" + dataDir, "JT_DATABASE_URL=sqlite:" + sqliteFile},
-			want: `JT_DATABASE_URL \"sqlite:` + sqliteFile + `\" names a SQLite database`,
+			want: `JT_DATABASE_URL \"sqlite:` + sqliteFile + `\" is not a postgres:// or postgresql:// URL`,
 		},
 		{
 			name: "gateway audit-verify with a SQLite path",

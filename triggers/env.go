@@ -68,7 +68,7 @@ func databaseURL(env *fn.Env, sqliteBuilt bool) (string, error) {
 		return "sqlite:" + filepath.Join(env.DataDir, DefaultDatabaseFile), nil
 	}
 	if !sqliteBuilt && !store.IsPostgresDSN(dsn) {
-		return "", fmt.Errorf("triggers: JT_DATABASE_URL %q names a SQLite database, but this binary was built without SQLite (build tag jt_nosqlite): set a postgres:// or postgresql:// URL", store.Redact(dsn))
+		return "", fmt.Errorf("triggers: JT_DATABASE_URL %q is not a postgres:// or postgresql:// URL, and this binary was built without SQLite (build tag jt_nosqlite): set a PostgreSQL URL", store.Redact(dsn))
 	}
 	return dsn, nil
 }

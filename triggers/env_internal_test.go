@@ -122,10 +122,11 @@ func TestDatabaseURLRejectsSQLiteWhenLeftOut(t *testing.T) {
 		want  string
 	}{
 		{name: "unset", want: "JT_DATABASE_URL is not set"},
-		{name: "sqlite prefix", value: "sqlite:/var/lib/jt/zones.db", want: `"sqlite:/var/lib/jt/zones.db" names a SQLite database`},
-		{name: "file prefix", value: "file:zones.db?mode=rwc", want: `"file:zones.db?mode=rwc" names a SQLite database`},
-		{name: "plain path", value: "/var/lib/jt/zones.db", want: `"/var/lib/jt/zones.db" names a SQLite database`},
-		{name: "other scheme", value: "mysql://jt:hunter2@db/zones", want: `"mysql://jt:xxxxx@db/zones" names a SQLite database`},
+		{name: "sqlite prefix", value: "sqlite:/var/lib/jt/zones.db", want: `"sqlite:/var/lib/jt/zones.db" is not a postgres:// or postgresql:// URL`},
+		{name: "file prefix", value: "file:zones.db?mode=rwc", want: `"file:zones.db?mode=rwc" is not a postgres:// or postgresql:// URL`},
+		{name: "plain path", value: "/var/lib/jt/zones.db", want: `"/var/lib/jt/zones.db" is not a postgres:// or postgresql:// URL`},
+		{name: "other scheme", value: "mysql://jt:hunter2@db/zones", want: `"mysql://jt:xxxxx@db/zones" is not a postgres:// or postgresql:// URL`},
+		{name: "keyword/value DSN", value: "host=db user=jt password=hunter2 dbname=zones", want: `"host=db user=jt password=xxxxx dbname=zones" is not a postgres:// or postgresql:// URL`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

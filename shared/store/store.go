@@ -48,9 +48,15 @@ func Open(ctx context.Context, dsn string) (*bun.DB, error) {
 		return nil, fmt.Errorf("store: empty database DSN")
 	}
 
+	scheme, rest, isURL := strings.Cut(dsn, "://")
+	if isURL && !IsPostgresDSN(dsn) && !strings.EqualFold(scheme, "file") && !strings.EqualFold(scheme, "sqlite") {
+		return nil, fmt.Errorf("store: unsupported database URL scheme %q: use a postgres:// URL or a SQLite path", scheme)
+	}
+
 	var db *bun.DB
 	if IsPostgresDSN(dsn) {
-		sqldb, err := sql.Open("pgx", dsn)
+		// pgx reads only lower-case schemes as URLs.
+		sqldb, err := sql.Open("pgx", strings.ToLower(scheme)+"://"+rest)
 		if err != nil {
 			return nil, fmt.Errorf("store: opening postgres: %w", err)
 		}
@@ -72,10 +78,11 @@ func Open(ctx context.Context, dsn string) (*bun.DB, error) {
 }
 
 // IsPostgresDSN reports whether dsn names a PostgreSQL database, which Open
-// does for a postgres:// or postgresql:// URL. Open treats any other DSN as
-// a SQLite file.
+// does for a postgres:// or postgresql:// URL in any letter case. Open
+// treats a DSN without a URL scheme as a SQLite file.
 func IsPostgresDSN(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+	scheme, _, ok := strings.Cut(dsn, "://")
+	return ok && (strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql"))
 }
 
 // IsPostgres reports whether db speaks the PostgreSQL dialect.
@@ -87,11 +94,20 @@ func IsPostgres(db bun.IDB) bool {
 // also reads from a DSN's query string.
 var passwordParam = regexp.MustCompile(`((?:^|[?&])(?:ssl)?password=)[^&]*`)
 
+// keywordPassword matches the password of a keyword/value DSN such as
+// "host=db password='a b' dbname=zones": quoted, with backslash escapes,
+// or up to the next space.
+var keywordPassword = regexp.MustCompile(`((?:^|\s)(?:ssl)?password\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|\S*)`)
+
 // Redact returns dsn with any password replaced, for logs and errors: the
 // password in the user info and the password and sslpassword query
 // parameters. When dsn does not parse as a URL, everything between the user
 // name and the last "@" is replaced, because the password may be there.
 func Redact(dsn string) string {
+	if !strings.Contains(dsn, "://") {
+		// A keyword/value DSN, as libpq and pgx accept, or a SQLite path.
+		return keywordPassword.ReplaceAllString(dsn, "${1}xxxxx")
+	}
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return redactUnparsed(dsn)

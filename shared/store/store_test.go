@@ -143,6 +143,36 @@ func TestOpen_badPostgresHostRedacted(t *testing.T) {
 	}
 }
 
+func TestIsPostgresDSN_schemes(t *testing.T) {
+	t.Parallel()
+	for dsn, want := range map[string]bool{
+		"postgres://db/zones":   true,
+		"POSTGRES://db/zones":   true,
+		"PostgreSQL://db/zones": true,
+		"pg://db/zones":         false,
+		"host=db dbname=zones":  false,
+		"/var/lib/jt/zones.db":  false,
+		" postgres://db/zones":  false,
+		"postgres:/db/zones":    false,
+	} {
+		if got := store.IsPostgresDSN(dsn); got != want {
+			t.Errorf("IsPostgresDSN(%q) = %v, want %v", dsn, got, want)
+		}
+	}
+}
+
+func TestOpen_rejectsUnknownScheme(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	_, err := store.Open(context.Background(), "mysql://jt@"+dir+"/zones")
+	if err == nil || !strings.Contains(err.Error(), `unsupported database URL scheme "mysql"`) {
+		t.Fatalf("Open(mysql://...) = %v, want an unsupported scheme error", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("Open(mysql://...) created %d entries in %s, want none", len(entries), dir)
+	}
+}
+
 func TestRedact_hidesPasswords(t *testing.T) {
 	t.Parallel()
 
@@ -158,6 +188,8 @@ func TestRedact_hidesPasswords(t *testing.T) {
 		{name: "password query parameter", dsn: "postgres://jt@db.internal/zones?password=hunter2&sslmode=require", want: "postgres://jt@db.internal/zones?password=xxxxx&sslmode=require"},
 		{name: "sslpassword query parameter", dsn: "postgres://jt@db.internal/zones?sslpassword=hunter2", want: "postgres://jt@db.internal/zones?sslpassword=xxxxx"},
 		{name: "unparseable URL with password", dsn: "postgres://jt:hun/ter2@db.internal:bad/zones", want: "postgres://jt:xxxxx@db.internal:bad/zones"},
+		{name: "keyword/value password", dsn: "host=127.0.0.1 user=app password=hunter2 dbname=x", want: "host=127.0.0.1 user=app password=xxxxx dbname=x"},
+		{name: "keyword/value quoted password", dsn: `password = 'hun ter\'2' host=db`, want: "password = xxxxx host=db"},
 		{name: "SQLite path unchanged", dsn: "/var/lib/jingtong/zones.db", want: "/var/lib/jingtong/zones.db"},
 		{name: "SQLite URI unchanged", dsn: "file:./.data/zones.db?mode=rwc", want: "file:./.data/zones.db?mode=rwc"},
 	}
