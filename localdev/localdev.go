@@ -123,6 +123,9 @@ func newServer(ctx context.Context, cfg Config, lookup func(string) (string, boo
 	defaults["JT_OPERATOR_TOKEN_FILE"] = tokenPath
 	defaults["JT_ZONES_SEED"] = "true"
 
+	if cfg.Tracing.Logger == nil {
+		cfg.Tracing.Logger = logger
+	}
 	tracing, err := obs.NewTracing(ctx, cfg.Tracing)
 	if err != nil {
 		release()

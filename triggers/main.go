@@ -158,6 +158,7 @@ func Run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if tracingCfg.ServiceName == "" {
 		tracingCfg.ServiceName = f.Name
 	}
+	tracingCfg.Logger = functionLogger
 	if tracing, err = obs.NewTracing(ctx, tracingCfg); err != nil {
 		return fmt.Errorf("triggers: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -65,6 +68,10 @@ type TracingConfig struct {
 	// before writing them. Zero means the SDK's default, which
 	// OTEL_BSP_SCHEDULE_DELAY sets.
 	ConsoleBatchTimeout time.Duration
+	// Logger receives the OpenTelemetry SDK's own errors and messages, such
+	// as failed exports and malformed OTEL_* values, as log lines. Nil
+	// leaves the SDK's default: plain text on stderr.
+	Logger *slog.Logger
 }
 
 // TracingConfigFromEnv reads the standard OpenTelemetry variables through
@@ -211,7 +218,7 @@ func samplerFromEnv(name, arg string) (sdktrace.Sampler, error) {
 			return 1, nil
 		}
 		r, err := strconv.ParseFloat(arg, 64)
-		if err != nil || r < 0 || r > 1 {
+		if err != nil || !(r >= 0 && r <= 1) { // also rejects NaN
 			return 0, fmt.Errorf("OTEL_TRACES_SAMPLER_ARG %q: want a ratio from 0 to 1", arg)
 		}
 		return r, nil
@@ -252,14 +259,23 @@ func NewTracing(ctx context.Context, cfg TracingConfig) (*Tracing, error) {
 	if len(cfg.Exporters) == 0 {
 		return t, nil
 	}
+	if cfg.Logger != nil {
+		routeSDKLogs(cfg.Logger)
+	}
 
+	// The service name given comes first, so that OTEL_RESOURCE_ATTRIBUTES
+	// and OTEL_SERVICE_NAME override it, as the OpenTelemetry
+	// specification orders them.
 	res, err := resource.New(ctx,
+		resource.WithAttributes(semconv.ServiceName(cfg.ServiceName)),
 		resource.WithFromEnv(),
 		resource.WithTelemetrySDK(),
-		resource.WithAttributes(semconv.ServiceName(cfg.ServiceName)),
 	)
 	if err != nil && res == nil {
 		return nil, fmt.Errorf("obs: building the trace resource: %w", err)
+	}
+	if name, ok := res.Set().Value(semconv.ServiceNameKey); ok {
+		t.cfg.ServiceName = name.AsString()
 	}
 	// A partial resource, such as one with a malformed
 	// OTEL_RESOURCE_ATTRIBUTES entry, still names the service.
@@ -375,4 +391,13 @@ func TracingEnabled(tp trace.TracerProvider) bool {
 		return false
 	}
 	return true
+}
+
+// routeSDKLogs sends the OpenTelemetry SDK's errors and log messages, which
+// are process-wide, to logger.
+func routeSDKLogs(logger *slog.Logger) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		logger.Warn("opentelemetry error", "err", err)
+	}))
+	otel.SetLogger(logr.FromSlogHandler(logger.Handler()))
 }

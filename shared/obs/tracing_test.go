@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -120,6 +123,7 @@ func TestTracingConfigFromEnv_invalid(t *testing.T) {
 		{name: "endpoint without scheme", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, wantErr: "OTEL_EXPORTER_OTLP_ENDPOINT"},
 		{name: "unknown sampler", env: map[string]string{"OTEL_TRACES_SAMPLER": "jaeger_remote"}, wantErr: "OTEL_TRACES_SAMPLER"},
 		{name: "ratio above one", env: map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.5"}, wantErr: "OTEL_TRACES_SAMPLER_ARG"},
+		{name: "ratio NaN", env: map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "NaN"}, wantErr: "OTEL_TRACES_SAMPLER_ARG"},
 		{name: "disabled not a bool", env: map[string]string{"OTEL_SDK_DISABLED": "yes please"}, wantErr: "OTEL_SDK_DISABLED"},
 	}
 	for _, tt := range tests {
@@ -220,6 +224,53 @@ func TestNewTracing_consoleWritesSpanLines(t *testing.T) {
 	}
 	if service != "demo" {
 		t.Errorf("service.name = %v, want demo", service)
+	}
+}
+
+func TestNewTracing_resourceAttributesNameService(t *testing.T) {
+	// OTEL_RESOURCE_ATTRIBUTES is read from the process environment, so
+	// this test cannot run in parallel.
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attributes,team=zones")
+	var out bytes.Buffer
+	tracing, err := obs.NewTracing(context.Background(), obs.TracingConfig{
+		Exporters: []string{obs.ExporterConsole}, ServiceName: "default-name", Console: &out,
+	})
+	if err != nil {
+		t.Fatalf("NewTracing: %v", err)
+	}
+	h := obs.HandlerWith(newFunction(nil), nil, obs.Options{TracerProvider: tracing.TracerProvider()})
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/ok", nil))
+	if err := tracing.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if !strings.Contains(out.String(), `"Key":"service.name","Value":{"Type":"STRING","Value":"from-attributes"}`) {
+		t.Errorf("span resource does not name service from-attributes:\n%s", out.String())
+	}
+}
+
+func TestNewTracing_sdkErrorsReachLogger(t *testing.T) {
+	// The SDK's error handler is process-wide, so this test cannot run in
+	// parallel.
+	var logs bytes.Buffer
+	tracing, err := obs.NewTracing(context.Background(), obs.TracingConfig{
+		Exporters: []string{obs.ExporterConsole}, ServiceName: "demo", Console: io.Discard,
+		Logger: obs.NewLogger(&logs, slog.LevelInfo),
+	})
+	if err != nil {
+		t.Fatalf("NewTracing: %v", err)
+	}
+	t.Cleanup(func() { _ = tracing.Shutdown(context.Background()) })
+
+	otel.Handle(errors.New("export failed: connection refused"))
+	var line struct {
+		Msg string `json:"msg"`
+		Err string `json:"err"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(logs.Bytes()), &line); err != nil {
+		t.Fatalf("SDK error logged as %q, want one JSON line: %v", logs.String(), err)
+	}
+	if line.Msg != "opentelemetry error" || !strings.Contains(line.Err, "connection refused") {
+		t.Errorf("SDK error line = %+v, want msg \"opentelemetry error\" with the error", line)
 	}
 }
 
