@@ -23,8 +23,9 @@ help: ## list the targets
 
 dev: ## run every function in localdev on $(JT_ADDR) with data under $(JT_DATA_DIR)
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/localdev ./localdev/cmd/localdev
-	exec ./$(BIN)/localdev
+	@echo "build $(BIN)/localdev" >&2
+	@$(GO) build -o $(BIN)/localdev ./localdev/cmd/localdev
+	@exec ./$(BIN)/localdev
 
 # JS_CLIENT is the JavaScript envelope client. Its Node test, run by
 # localdev's TestJSClient, needs the npm packages of its lockfile.
