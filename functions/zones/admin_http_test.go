@@ -229,6 +229,12 @@ func TestAdminValidation(t *testing.T) {
 	if len(body.Error.Details) != 1 || body.Error.Details[0].Reason != "out_of_range" {
 		t.Errorf("negative publish version details = %+v, want out_of_range", body.Error.Details)
 	}
+	for query, reason := range map[string]string{"-1": "out_of_range", "0": "out_of_range", "99999999999999999999": "out_of_range", "abc": "invalid_format"} {
+		body = expectError(t, e.admin(http.MethodDelete, "/admin/zones/business-talent?version="+query, nil), http.StatusBadRequest, "INVALID_REQUEST")
+		if len(body.Error.Details) != 1 || body.Error.Details[0].Reason != reason {
+			t.Errorf("DELETE ?version=%s details = %+v, want %s", query, body.Error.Details, reason)
+		}
+	}
 
 	item := map[string]any{
 		"id": "item-x", "zone_id": "zone-x", "name": map[string]string{"zh": "一件事"},

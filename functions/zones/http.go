@@ -321,8 +321,11 @@ func (q *query) int64Param(name string) int64 {
 		return 0
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 1 {
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange):
 		q.c.add(name, "invalid_format", "须为正整数", "must be a positive integer")
+	case err != nil || n < 1:
+		q.c.add(name, "out_of_range", "须为正整数", "must be a positive integer")
 	}
 	return n
 }

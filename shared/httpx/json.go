@@ -547,6 +547,15 @@ func (c *bodyChecker) checkNumber(t reflect.Type, n json.Number) {
 	}
 }
 
+// hasNonzeroDigit reports whether the significand of the JSON number n,
+// the part before any exponent, has a digit other than 0.
+func hasNonzeroDigit(n string) bool {
+	if i := strings.IndexAny(n, "eE"); i >= 0 {
+		n = n[:i]
+	}
+	return strings.ContainsAny(n, "123456789")
+}
+
 // outOfRange adds the problem of an integer outside the range of t.
 func (c *bodyChecker) outOfRange(t reflect.Type) {
 	lo, hi := integerBounds(t)
@@ -558,11 +567,19 @@ func (c *bodyChecker) outOfRange(t reflect.Type) {
 // whether that value fits the integer type t.
 func wholeNumber(t reflect.Type, n json.Number) (whole, inRange bool) {
 	// Enough precision to tell a fraction from a whole number for literals
-	// of up to about 300 digits. Longer ones are rounded.
+	// of up to about 300 digits. Longer ones may be rounded, and a rounded
+	// value is not called whole.
 	prec := min(uint(len(n))*4+64, 1024)
 	f, _, err := big.ParseFloat(string(n), 10, prec, big.ToNearestEven)
-	if err != nil || !f.IsInt() {
+	switch {
+	case err != nil:
 		return false, false
+	case f.IsInf():
+		return true, false // such as 1e1000000000: whole, and beyond any range
+	case f.Acc() != big.Exact || !f.IsInt():
+		return false, false
+	case f.Sign() == 0 && hasNonzeroDigit(string(n)):
+		return false, false // such as 1e-1000000000, which rounds to 0
 	}
 	lo, hi := integerBounds(t)
 	low, _ := new(big.Float).SetString(lo)

@@ -522,7 +522,7 @@ func TestDecodeJSON_details(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
-		want []detail // the details in order; text is part of the English message
+		want []detail // the details in order; text is part of the English message, or all of it after "="
 	}{
 		{name: "unknown nested field", body: `{"name":{"zh":"东城","fr":"x"}}`,
 			want: []detail{{"/name/fr", "unknown_field", `field "fr" is not allowed here`}}},
@@ -554,6 +554,12 @@ func TestDecodeJSON_details(t *testing.T) {
 			want: []detail{{"/small", "invalid_type", "without a decimal point or exponent"}}},
 		{name: "whole number with point", body: `{"small":5.0}`,
 			want: []detail{{"/small", "invalid_type", "without a decimal point or exponent"}}},
+		{name: "huge exponent", body: `{"small":1e1000000000}`,
+			want: []detail{{"/small", "invalid_type", "must be an integer from -128 to 127"}}},
+		{name: "tiny exponent", body: `{"small":1e-1000000000}`,
+			want: []detail{{"/small", "invalid_type", "=must be an integer"}}},
+		{name: "long fraction", body: `{"count":18446744073709551615.5}`,
+			want: []detail{{"/count", "invalid_type", "=must be an integer"}}},
 		{name: "float out of range", body: `{"ratio":1e400}`,
 			want: []detail{{"/ratio", "invalid_type", "out of range"}}},
 		{name: "malformed time", body: `{"opens":"tomorrow"}`,
@@ -587,7 +593,9 @@ func TestDecodeJSON_details(t *testing.T) {
 				if d.Path != w.path || d.Reason != w.reason {
 					t.Errorf("detail %d = %s %s, want %s %s", i, d.Path, d.Reason, w.path, w.reason)
 				}
-				if !strings.Contains(d.EN, w.text) {
+				if exact, ok := strings.CutPrefix(w.text, "="); ok && d.EN != exact {
+					t.Errorf("detail %d English message = %q, want %q", i, d.EN, exact)
+				} else if !ok && !strings.Contains(d.EN, w.text) {
 					t.Errorf("detail %d English message = %q, want it to contain %q", i, d.EN, w.text)
 				}
 				if d.ZH == "" || d.ZH == d.EN {
