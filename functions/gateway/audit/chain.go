@@ -70,7 +70,9 @@ func (c *Chain) Append(ctx context.Context, records ...Record) error {
 			}
 		}
 		rows, seq, mac := c.link(records)
-		_, err := c.db.NewInsert().Model(&rows).Exec(ctx)
+		// Returning("NULL") skips the RETURNING id that bun adds for the
+		// autoincrement key, which nothing reads.
+		_, err := c.db.NewInsert().Model(&rows).Returning("NULL").Exec(ctx)
 		if err == nil {
 			c.seq, c.mac = seq, mac
 			return nil
