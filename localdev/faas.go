@@ -44,6 +44,7 @@ import (
 
 	"github.com/openfaas/faas-provider/types"
 
+	"github.com/jingtong/backend/shared/fn"
 	"github.com/jingtong/backend/shared/httpx"
 	"github.com/jingtong/backend/shared/obs"
 )
@@ -249,7 +250,10 @@ func (s *Server) mountFaaS(mux *http.ServeMux) {
 	sys.HandleFunc("GET /system/telemetry", h.Telemetry)
 	sys.Handle("/system/", unmatched(sys))
 
-	mux.Handle("/system/", s.requireBasicAuth(sys))
+	// The /system routes get request ids, spans, metrics and trace ids in
+	// their log lines, as a function named openfaas would.
+	api := &fn.Function{Name: "openfaas", Handler: s.requireBasicAuth(sys)}
+	mux.Handle("/system/", obs.HandlerWith(api, s.logger, obs.Options{Metrics: s.metrics, TracerProvider: s.tracing.TracerProvider()}))
 	mux.HandleFunc("/function/", h.FunctionProxy)
 	mux.HandleFunc("/async-function/", s.invokeAsync)
 }
@@ -537,7 +541,7 @@ func (s *Server) applyDeployment(w http.ResponseWriter, r *http.Request, update 
 	}
 
 	h.logs.add(fmt.Sprintf("deployed image %s with %d replicas", d.Image, next.Replicas))
-	s.logger.Info("deployed a function through the OpenFaaS API",
+	s.logger.InfoContext(r.Context(), "deployed a function through the OpenFaaS API",
 		"function", h.name, "update", update, "restarted", restarted, "replicas", next.Replicas)
 	w.WriteHeader(http.StatusAccepted)
 }
@@ -683,7 +687,7 @@ func (s *Server) updateSpec(w http.ResponseWriter, r *http.Request, ref, namespa
 	case next.Replicas != old.Replicas:
 		h.logs.add(fmt.Sprintf("scaled from %d to %d replicas", old.Replicas, next.Replicas))
 	}
-	s.logger.Info("changed a function through the OpenFaaS API",
+	s.logger.InfoContext(r.Context(), "changed a function through the OpenFaaS API",
 		"function", h.name, "removed", next.Removed, "replicas", next.Replicas)
 	w.WriteHeader(http.StatusAccepted)
 }

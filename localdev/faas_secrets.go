@@ -126,7 +126,7 @@ func (s *Server) handleSecrets(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
-	s.logger.Info("changed a secret through the OpenFaaS API", "secret", secret.Name, "method", r.Method)
+	s.logger.InfoContext(r.Context(), "changed a secret through the OpenFaaS API", "secret", secret.Name, "method", r.Method)
 	w.WriteHeader(status)
 }
 

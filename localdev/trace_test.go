@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -161,4 +163,42 @@ func TestTrace_withoutExporterDropsClientTraceparent(t *testing.T) {
 	if !zonesLogged {
 		t.Errorf("no zones access log line in:\n%s", logs.String())
 	}
+}
+
+func TestTrace_openFaaSLogLines(t *testing.T) {
+	var spansOut, logs lockedBuffer
+	dataDir := t.TempDir()
+	cfg := Config{
+		Addr: "127.0.0.1:0", DataDir: dataDir, DrainTimeout: DefaultDrainTimeout,
+		Tracing: obs.TracingConfig{Exporters: []string{obs.ExporterConsole}, ServiceName: DefaultServiceName, Console: &spansOut},
+	}
+	srv, err := New(context.Background(), cfg, func(string) (string, bool) { return "", false }, obs.NewLogger(&logs, slog.LevelInfo))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(srv.Close)
+	password, err := os.ReadFile(filepath.Join(dataDir, FaaSDir, BasicAuthPasswordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	req := httptest.NewRequest(http.MethodPost, "/system/scale-function/zones", strings.NewReader(`{"serviceName":"zones","replicas":2}`))
+	req.SetBasicAuth(BasicAuthUser, strings.TrimSpace(string(password)))
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("scale = %d %s, want 202", rec.Code, rec.Body)
+	}
+
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var record map[string]any
+		if err := json.Unmarshal([]byte(line), &record); err != nil || record["msg"] != "changed a function through the OpenFaaS API" {
+			continue
+		}
+		if id, _ := record["trace_id"].(string); len(id) != 32 {
+			t.Errorf("OpenFaaS API log line trace_id = %v, want a trace id", record["trace_id"])
+		}
+		return
+	}
+	t.Errorf("no OpenFaaS API log line in:\n%s", logs.String())
 }
