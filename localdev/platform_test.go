@@ -1,7 +1,6 @@
 package localdev
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,41 +10,23 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jingtong/backend/functions/zones"
 	"github.com/jingtong/backend/shared/fn"
+	"github.com/jingtong/backend/shared/obs/obstest"
 	"github.com/jingtong/backend/shared/store/storetest"
 )
 
-// syncBuffer is a bytes.Buffer that the server's goroutines may log to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // loggedServer builds localdev with vars and a JSON logger writing to the
 // returned buffer.
-func loggedServer(t *testing.T, vars map[string]string) (*Server, *syncBuffer, string) {
+func loggedServer(t *testing.T, vars map[string]string) (*Server, *obstest.Buffer, string) {
 	t.Helper()
 	dataDir := t.TempDir()
 	cfg := Config{Addr: "127.0.0.1:0", DataDir: dataDir, DrainTimeout: DefaultDrainTimeout,
 		OperatorTokenFile: filepath.Join(dataDir, OperatorTokenFile)}
-	logs := &syncBuffer{}
+	logs := &obstest.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 	srv, err := New(context.Background(), cfg, lookup, logger)
@@ -62,7 +43,7 @@ func loggedServer(t *testing.T, vars map[string]string) (*Server, *syncBuffer, s
 
 // waitForLog waits up to 10s for a log line with msg whose attributes
 // include every pair of attrs.
-func waitForLog(t *testing.T, logs *syncBuffer, msg string, attrs map[string]any) {
+func waitForLog(t *testing.T, logs *obstest.Buffer, msg string, attrs map[string]any) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

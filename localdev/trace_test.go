@@ -1,7 +1,6 @@
 package localdev
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -10,30 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jingtong/backend/shared/obs"
+	"github.com/jingtong/backend/shared/obs/obstest"
 )
-
-// lockedBuffer is a buffer that the server's goroutines may write
-// concurrently.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // consoleSpan is the part of a console exporter line that the tests read.
 type consoleSpan struct {
@@ -59,7 +39,7 @@ func decodeSpans(t *testing.T, out string) map[string]consoleSpan {
 }
 
 func TestTrace_gatewayToFunction(t *testing.T) {
-	var spansOut, logs lockedBuffer
+	var spansOut, logs obstest.Buffer
 	dataDir := t.TempDir()
 	cfg := Config{
 		Addr: "127.0.0.1:0", DataDir: dataDir, DrainTimeout: DefaultDrainTimeout,
@@ -129,7 +109,7 @@ func TestTrace_gatewayToFunction(t *testing.T) {
 }
 
 func TestTrace_withoutExporterDropsClientTraceparent(t *testing.T) {
-	var logs lockedBuffer
+	var logs obstest.Buffer
 	cfg := Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DrainTimeout: DefaultDrainTimeout}
 	srv, err := New(context.Background(), cfg, func(string) (string, bool) { return "", false }, obs.NewLogger(&logs, slog.LevelDebug))
 	if err != nil {
@@ -166,7 +146,7 @@ func TestTrace_withoutExporterDropsClientTraceparent(t *testing.T) {
 }
 
 func TestTrace_openFaaSLogLines(t *testing.T) {
-	var spansOut, logs lockedBuffer
+	var spansOut, logs obstest.Buffer
 	dataDir := t.TempDir()
 	cfg := Config{
 		Addr: "127.0.0.1:0", DataDir: dataDir, DrainTimeout: DefaultDrainTimeout,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jingtong/backend/shared/auth"
 	"github.com/jingtong/backend/shared/fn"
+	"github.com/jingtong/backend/shared/obs/obstest"
 	"github.com/jingtong/backend/triggers"
 )
 
@@ -36,11 +37,11 @@ func (jf *jobFunction) build(context.Context, *fn.Env) (*fn.Function, error) {
 }
 
 // startRun runs triggers.Run in the background until the test ends.
-func startRun(t *testing.T, env map[string]string, build fn.Builder) (stdout *syncBuffer, done <-chan error) {
+func startRun(t *testing.T, env map[string]string, build fn.Builder) (stdout *obstest.Buffer, done <-chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	stdout = &syncBuffer{}
+	stdout = &obstest.Buffer{}
 	go func() { errc <- triggers.Run(ctx, nil, lookupMap(env), stdout, build) }()
 	t.Cleanup(func() {
 		cancel()

@@ -1,7 +1,6 @@
 package triggers_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,27 +17,9 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/jingtong/backend/shared/fn"
+	"github.com/jingtong/backend/shared/obs/obstest"
 	"github.com/jingtong/backend/triggers"
 )
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a server's
-// logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // fakeFunction records the calls a host makes to its function.
 type fakeFunction struct {
@@ -106,7 +86,7 @@ func TestRunMigrate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var stdout syncBuffer
+			var stdout obstest.Buffer
 
 			err := triggers.Run(context.Background(), []string{"migrate"}, lookupMap(testEnv(t, nil)), &stdout, tt.ff.build)
 			if !errors.Is(err, tt.wantErr) {
@@ -211,7 +191,7 @@ func TestRunServesHTTP(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ff := &fakeFunction{}
-	var stdout syncBuffer
+	var stdout obstest.Buffer
 
 	done := make(chan error, 1)
 	env := testEnv(t, map[string]string{"JT_HTTP_ADDR": addr, "JT_LOG_LEVEL": "debug"})

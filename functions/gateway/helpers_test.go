@@ -21,6 +21,7 @@ import (
 	"github.com/jingtong/backend/functions/gateway/envelope/client"
 	"github.com/jingtong/backend/shared/auth"
 	"github.com/jingtong/backend/shared/fn"
+	"github.com/jingtong/backend/shared/obs/obstest"
 	"github.com/jingtong/backend/shared/smcrypto"
 	"github.com/jingtong/backend/shared/store/storetest"
 )
@@ -55,24 +56,6 @@ func (c *testClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// syncBuffer is a log destination that concurrent handlers may share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testGateway is a gateway on a loopback listener with a fake zones
 // function behind it.
 type testGateway struct {
@@ -82,7 +65,7 @@ type testGateway struct {
 	server *httptest.Server
 	clock  *testClock
 	key    *smcrypto.PrivateKey
-	logs   *syncBuffer
+	logs   *obstest.Buffer
 }
 
 // gatewaySetup is what a test gateway is built with.
@@ -133,7 +116,7 @@ func newTestGateway(t testing.TB, db *bun.DB, opts ...gatewayOption) *testGatewa
 	}
 	vars := setup.vars
 
-	logs := &syncBuffer{}
+	logs := &obstest.Buffer{}
 	env := &fn.Env{
 		Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -1,7 +1,6 @@
 package queue_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/jingtong/backend/shared/fn"
 	"github.com/jingtong/backend/shared/obs"
+	"github.com/jingtong/backend/shared/obs/obstest"
 	"github.com/jingtong/backend/triggers/queue"
 )
 
@@ -56,30 +56,12 @@ func (c *spanCollector) next(t *testing.T) trace.SpanContext {
 	}
 }
 
-// syncBuffer is a log destination that consumers may write concurrently.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestTrace_consumerContinuesPublisherTrace(t *testing.T) {
 	eachBackend(t, harnessOptions{}, func(t *testing.T, h *harness) {
 		exporter := tracetest.NewInMemoryExporter()
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
 		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-		var logs syncBuffer
+		var logs obstest.Buffer
 		c := &spanCollector{seen: make(chan trace.SpanContext, 1)}
 		fail := true
 		var mu sync.Mutex
