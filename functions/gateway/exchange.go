@@ -15,9 +15,9 @@ import (
 // creates it, inner steps fill in the route and the caller, and the access
 // log and the audit record read it once the response is written. It is
 // also the ResponseWriter that records the status sent to the client, and
-// the request's context: it answers exchangeKey itself and passes every
-// other key to the context it wraps, which saves a context.WithValue per
-// request.
+// the request's context: it returns itself for exchangeKey and looks every
+// other key up in the context it wraps, which saves a context.WithValue
+// per request.
 type exchange struct {
 	http.ResponseWriter
 	context.Context

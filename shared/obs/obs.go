@@ -262,16 +262,23 @@ func instrument(next http.Handler, name string, logger *slog.Logger, m *Metrics,
 // span: a new root, linked to the span context in h when it has a valid
 // one.
 func edgeSpanOptions(h http.Header) []trace.SpanStartOption {
-	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithNewRoot()}
 	if len(h[traceparentHeader]) == 0 {
-		return opts
+		return edgeRootOptions
 	}
 	client := trace.SpanContextFromContext(propagator.Extract(context.Background(), headerCarrier(h)))
-	if client.IsValid() {
-		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: client}))
+	if !client.IsValid() {
+		return edgeRootOptions
 	}
-	return opts
+	// The full slice expression makes append copy rather than write into
+	// the shared edgeRootOptions.
+	n := len(edgeRootOptions)
+	return append(edgeRootOptions[:n:n], trace.WithLinks(trace.Link{SpanContext: client}))
 }
+
+// edgeRootOptions are the start options of a public edge's server span
+// when the client sent no valid trace context, built once like
+// serverSpanOptions.
+var edgeRootOptions = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithNewRoot()}
 
 // endServerSpan records the request on span, when it is recording, and
 // ends it. A handler that panicked past Recover, such as with
