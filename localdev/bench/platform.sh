@@ -88,10 +88,10 @@ which the CloudEvents SDK uses. A linker patched to drop those methods, built on
 measure this, made each binary about 10 MB smaller, 6.3 MB of it go-redis command methods.
 The OpenTelemetry OTLP exporter adds about 3.5 MB, 2.35 MB of it gRPC.
 
-Cold start of the release \`zones\` from exec to the first 200 of
-\`GET /zones?channel=wechat\`, on PostgreSQL $pg_version at $pg_host (a schema that
-\`zones migrate\` prepared, with the demo catalogue loaded), polled every 200 µs by
-localdev/bench/coldstart, 10 starts: median **$cold_median ms**, max $cold_max ms
+Cold start is the time from exec of the release \`zones\` to its first 200 for
+\`GET /zones?channel=wechat\`, polled every 200 µs by localdev/bench/coldstart. It runs on
+PostgreSQL $pg_version at $pg_host, in a schema that \`zones migrate\` prepared with the demo
+catalogue loaded. Over 10 starts: median **$cold_median ms**, max $cold_max ms
 (target under $COLD_TARGET_MS ms: $cold_verdict).
 
 Queue consumers with acks, 1 KB messages already stored, a no-op handler
