@@ -275,7 +275,7 @@ func (g *Gateway) openRouter(functions map[string]http.Handler) error {
 	}
 	targets[Name] = g.own
 
-	g.transport = &signingTransport{next: &tracingTransport{next: route.NewTransport()}, secret: g.cfg.IdentitySecret, now: g.now}
+	g.transport = &signingTransport{next: &tracingTransport{next: route.NewLeanTransport()}, secret: g.cfg.IdentitySecret, now: g.now}
 	router, err := route.New(g.cfg.Routes, route.Options{
 		Functions: targets,
 		Transport: g.transport,

@@ -16,7 +16,7 @@ import (
 	"github.com/jingtong/backend/shared/httpx"
 )
 
-// NewTransport returns the http.Transport the router uses by default. It
+// NewTransport returns the http.Transport behind NewLeanTransport. It
 // keeps up to 256 idle connections per upstream host (1,024 in all) for 90
 // seconds, so that a busy route reuses connections instead of dialing. It
 // ignores proxy environment variables, and dials time out after 5 seconds.
@@ -313,8 +313,9 @@ func (rt *Router) serveUpstream(w http.ResponseWriter, r *http.Request, route *R
 	}
 	setForwarded(r.Header, r)
 	if route.convert != nil && route.convert.response {
-		// Without the client's Accept-Encoding the transport requests gzip
-		// itself and decompresses it, so conversion reads plain text.
+		// Without the client's Accept-Encoding the upstream answers in
+		// plain text (http.Transport, the fallback for https, asks for gzip
+		// itself and decompresses it), so conversion reads plain text.
 		delete(r.Header, "Accept-Encoding")
 	}
 

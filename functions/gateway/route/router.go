@@ -25,7 +25,7 @@ type Options struct {
 	Functions map[string]http.Handler
 
 	// Transport sends upstream requests and health probes. Default:
-	// NewTransport().
+	// NewLeanTransport().
 	Transport http.RoundTripper
 
 	// Now returns the current time, for passive health checks. Default:
@@ -114,7 +114,7 @@ func New(table *Table, opts Options) (*Router, error) {
 	}
 	ownTransport := opts.Transport == nil
 	if ownTransport {
-		opts.Transport = NewTransport()
+		opts.Transport = NewLeanTransport()
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
