@@ -471,7 +471,9 @@ responds with 1 KB of JSON. In front of it, one after the other, run:
   verified (HMAC-SM3), decrypted (SM4-GCM), rate-limited, forwarded and audited, and each
   response is encrypted and signed;
 - a plain \`net/http/httputil.ReverseProxy\` (localdev/bench/httputilproxy), with the
-  transport the gateway's router uses;
+  \`http.Transport\` settings of route.NewTransport. The gateway's router sends cleartext
+  requests through its own LeanTransport instead, which writes each request and reads its
+  response in the handler's goroutine, and uses that \`http.Transport\` only for https;
 - nginx from Debian, with $(nproc) workers (1 when pinned) and 128 keep-alive connections to
   the upstream.
 
