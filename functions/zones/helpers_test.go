@@ -57,6 +57,7 @@ type testEnv struct {
 	handler http.Handler
 	clock   *testClock
 	logs    *bytes.Buffer
+	logw    *lockedWriter // writes logs; logText reads under its lock
 }
 
 // envOption changes the variables a test environment is built with.
@@ -86,9 +87,10 @@ func newTestEnv(t testing.TB, db *bun.DB, opts ...envOption) *testEnv {
 
 	clock := &testClock{now: startTime}
 	logs := &bytes.Buffer{}
+	logw := &lockedWriter{w: logs}
 	env := &fn.Env{
 		Lookup: func(key string) (string, bool) { v, ok := vars[key]; return v, ok },
-		Logger: slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    clock.Now,
 		OpenDB: func(context.Context) (*bun.DB, error) { return db, nil },
 	}
@@ -99,7 +101,15 @@ func newTestEnv(t testing.TB, db *bun.DB, opts ...envOption) *testEnv {
 	if err := f.Migrate(context.Background()); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	return &testEnv{t: t, db: db, srv: srv, fn: f, handler: f.Handler, clock: clock, logs: logs}
+	return &testEnv{t: t, db: db, srv: srv, fn: f, handler: f.Handler, clock: clock, logs: logs, logw: logw}
+}
+
+// logText returns the log so far. Unlike logs.String it is safe while
+// background goroutines still log.
+func (e *testEnv) logText() string {
+	e.logw.mu.Lock()
+	defer e.logw.mu.Unlock()
+	return e.logs.String()
 }
 
 // newSeededEnv is newTestEnv with the demo catalogue loaded.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -144,4 +145,54 @@ func TestPageCacheRefreshesBeforeExpiry(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// A refresh that fails logs the id of the request that started it, so an
+// operator can find the request and its trace.
+func TestPageCacheRefreshFailureLogsRequest(t *testing.T) {
+	e := newSeededEnv(t, storetest.OpenSQLite(t), withVar("JT_ZONES_CACHE_TTL", "10s"))
+	path := "/zones/life-marriage/page?channel=wechat"
+	if first := e.get(path); first.Code != http.StatusOK {
+		t.Fatalf("first read: status %d", first.Code)
+	}
+
+	// Without its table, the refresh's zone query fails with a 500.
+	ctx := context.Background()
+	if _, err := e.db.ExecContext(ctx, "ALTER TABLE zones RENAME TO zones_away"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = e.db.ExecContext(ctx, "ALTER TABLE zones_away RENAME TO zones") })
+
+	e.clock.Advance(8 * time.Second) // past the refresh time, before expiry
+	const requestID = "refresh-trigger-1"
+	hit := e.do(request{method: http.MethodGet, path: path, headers: map[string]string{"X-Request-Id": requestID}})
+	if hit.Code != http.StatusOK {
+		t.Fatalf("read from the cached entry: status %d", hit.Code)
+	}
+
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		line := findLogLine(e, "refreshing a cached page failed")
+		if line != nil {
+			if line["request_id"] != requestID || line["zone"] != "life-marriage" {
+				t.Fatalf("log line = %v; want request_id %q and zone life-marriage", line, requestID)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line for the failed refresh; logs:\n%s", e.logText())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// findLogLine returns the first JSON log line whose msg is msg, or nil.
+func findLogLine(e *testEnv, msg string) map[string]any {
+	for _, raw := range strings.Split(e.logText(), "\n") {
+		var line map[string]any
+		if json.Unmarshal([]byte(raw), &line) == nil && line["msg"] == msg {
+			return line
+		}
+	}
+	return nil
 }

@@ -61,7 +61,7 @@ func (s *server) handlePage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case e.claimRefresh(now):
-		go s.refreshLive(key)
+		go s.refreshLive(r.Context(), key)
 	}
 
 	h := w.Header()
@@ -131,9 +131,13 @@ const renderTimeout = 30 * time.Second
 // refreshLive renders the live page for key in the background, so that
 // it replaces a cached entry before the entry expires. A failure leaves
 // the entry to expire, and the next reader renders it and gets the error.
-func (s *server) refreshLive(key cacheKey) {
-	if _, err := s.renderLive(context.Background(), key, s.now()); err != nil && httpx.AsError(err).Code.Status >= http.StatusInternalServerError {
-		s.logger.Warn("refreshing a cached page failed", "zone", key.zone, "channel", string(key.channel), "err", err)
+// ctx is the context of the request that started the refresh: renderLive
+// drops its cancellation, and its request and trace ids mark the refresh's
+// log line and spans.
+func (s *server) refreshLive(ctx context.Context, key cacheKey) {
+	if _, err := s.renderLive(ctx, key, s.now()); err != nil && httpx.AsError(err).Code.Status >= http.StatusInternalServerError {
+		s.logger.WarnContext(ctx, "refreshing a cached page failed", "zone", key.zone, "channel", string(key.channel),
+			"request_id", httpx.RequestID(ctx), "err", err)
 	}
 }
 
