@@ -103,7 +103,7 @@ func newHostedFunction(name string, isEdge bool, build buildFunc, base *slog.Log
 		build:  build,
 		isEdge: isEdge,
 		logs:   ring,
-		logger: slog.New(slog.NewMultiHandler(base.Handler(), ring.handler())),
+		logger: slog.New(slog.NewMultiHandler(base.Handler(), obs.TraceHandler(ring.handler()))),
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jingtong/backend/shared/obs"
 	"github.com/jingtong/backend/shared/obs/obstest"
 )
@@ -181,4 +183,31 @@ func TestTrace_openFaaSLogLines(t *testing.T) {
 		return
 	}
 	t.Errorf("no OpenFaaS API log line in:\n%s", logs.String())
+}
+
+// The copy of a function's log that /system/logs serves, and faas-cli logs
+// shows, carries the ids of the span in the record's context.
+func TestTrace_functionLogCopy(t *testing.T) {
+	var base obstest.Buffer
+	h := newHostedFunction("zones", false, nil, obs.NewLogger(&base, slog.LevelInfo))
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 1},
+		SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 2},
+		TraceFlags: trace.FlagsSampled,
+	})
+	ctx := trace.ContextWithSpanContext(context.Background(), sc)
+	h.logger.InfoContext(ctx, "page published", "zone", "life-marriage")
+
+	msgs, _, _ := h.logs.after(0)
+	if len(msgs) != 1 {
+		t.Fatalf("log copy holds %d lines, want 1", len(msgs))
+	}
+	for _, want := range []string{"trace_id=" + sc.TraceID().String(), "span_id=" + sc.SpanID().String(), `msg="page published"`} {
+		if !strings.Contains(msgs[0].Text, want) {
+			t.Errorf("log copy line %q lacks %s", msgs[0].Text, want)
+		}
+	}
+	if !strings.Contains(base.String(), `"trace_id":"`+sc.TraceID().String()+`"`) {
+		t.Errorf("host log %q lacks the trace id", base.String())
+	}
 }
