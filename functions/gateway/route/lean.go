@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -24,8 +25,8 @@ import (
 // handle goes to Fallback unchanged: https and other schemes, protocol
 // upgrades and Expect: 100-continue.
 //
-// Unlike http.Transport it neither asks for gzip nor decompresses it, so
-// an upstream answers in an encoding that the client accepted.
+// Unlike http.Transport it neither requests gzip nor decompresses it, so
+// an upstream responds in an encoding that the client accepted.
 //
 // A response body must be read to its end or closed, as with any
 // RoundTripper; only a body read to its end returns the connection to the
@@ -79,7 +80,8 @@ var errHeaderTooLarge = errors.New("response header too large")
 var aLongTimeAgo = time.Unix(1, 0)
 
 // leanConn is one upstream connection. It reads through limit, which
-// bounds the bytes a response header may take.
+// bounds the bytes a response header may take, and records what it reads
+// and the error of its last write.
 type leanConn struct {
 	conn     net.Conn
 	raw      syscall.RawConn // nil when the connection has none
@@ -87,6 +89,9 @@ type leanConn struct {
 	bw       *bufio.Writer
 	key      string
 	limit    int64
+	nread    int64 // bytes read since the request was written
+	werr     error // the last write error
+	body     leanReqBody
 	reused   bool      // it carried an earlier request
 	idleFrom time.Time // when it went back to the pool
 }
@@ -101,7 +106,53 @@ func (pc *leanConn) Read(p []byte) (int, error) {
 	}
 	n, err := pc.conn.Read(p)
 	pc.limit -= int64(n)
+	pc.nread += int64(n)
 	return n, err
+}
+
+// Write implements io.Writer for the connection's bufio.Writer.
+func (pc *leanConn) Write(p []byte) (int, error) {
+	n, err := pc.conn.Write(p)
+	if err != nil {
+		pc.werr = err
+	}
+	return n, err
+}
+
+// leanReqBody is a request body that records its read error, which
+// Request.Write reports only as text.
+type leanReqBody struct {
+	rc  io.ReadCloser
+	err error
+}
+
+func (b *leanReqBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *leanReqBody) Close() error { return b.rc.Close() }
+
+// leanSyncBodyBytes is the largest request body that exchange writes before
+// it reads the response. The socket's send buffer takes such a body at
+// once, so an upstream that responds without reading it cannot stall the
+// write. Larger bodies, and bodies of unknown length, are written from a
+// goroutine while the caller reads the response.
+const leanSyncBodyBytes = 64 << 10
+
+// leanMaxInformational bounds the informational (1xx) responses before the
+// final one.
+const leanMaxInformational = 16
+
+// errExchange marks an exchange that failed before any byte of a response
+// arrived and after the request body was read without error. Only such a
+// failure may be retried.
+type errExchange struct {
+	err       error
+	retryable bool
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -113,28 +164,37 @@ func (t *LeanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return t.Fallback.RoundTrip(req)
 	}
+	if !validMethod(req.Method) {
+		closeRequestBody(req)
+		return nil, fmt.Errorf("route: lean transport: invalid method %q", req.Method)
+	}
 	ctx := req.Context()
 	key := hostPort(req)
 	for try := 0; ; try++ {
+		if err := ctx.Err(); err != nil {
+			closeRequestBody(req)
+			return nil, err
+		}
 		pc, err := t.get(ctx, key)
 		if err != nil {
 			closeRequestBody(req)
 			return nil, fmt.Errorf("route: upstream %s: %w", key, err)
 		}
-		resp, err := t.exchange(ctx, pc, req)
-		if err == nil {
+		resp, xerr := t.exchange(ctx, pc, req)
+		if xerr.err == nil {
 			return resp, nil
 		}
 		// A pooled connection can fail because the upstream closed it
 		// just as it was taken. The request goes again on a new
-		// connection only when repeating it is harmless.
-		if !pc.reused || try > 0 || ctx.Err() != nil || !replayable(req) {
-			return nil, err
+		// connection only when no response began and repeating it is
+		// harmless.
+		if !pc.reused || try > 0 || !xerr.retryable || ctx.Err() != nil || !replayable(req) {
+			return nil, xerr.err
 		}
 		if req.GetBody != nil {
 			body, berr := req.GetBody()
 			if berr != nil {
-				return nil, err
+				return nil, xerr.err
 			}
 			req = req.Clone(ctx)
 			req.Body = body
@@ -150,10 +210,40 @@ func handledByLean(req *http.Request) bool {
 	return req.Header.Get("Upgrade") == "" && !strings.EqualFold(req.Header.Get("Expect"), "100-continue")
 }
 
-// replayable reports whether sending req twice is harmless and possible.
-func replayable(req *http.Request) bool {
-	if !idempotent(req.Method) && req.Header.Get("Idempotency-Key") == "" {
+// validMethod reports whether method is an HTTP token (RFC 9110, section
+// 9.1). Request.Write writes any method as it is, so one with spaces or
+// line breaks could add a request of its own.
+func validMethod(method string) bool {
+	if method == "" {
 		return false
+	}
+	for i := 0; i < len(method); i++ {
+		if !isTokenChar(method[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isTokenChar reports whether c may appear in an HTTP token.
+func isTokenChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// replayable reports whether sending req twice is harmless and possible.
+// Like http.Transport, it counts only the safe methods, and requests that
+// carry an idempotency key, as harmless.
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+	default:
+		if req.Header.Get("Idempotency-Key") == "" && req.Header.Get("X-Idempotency-Key") == "" {
+			return false
+		}
 	}
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }
@@ -174,9 +264,9 @@ func closeRequestBody(req *http.Request) {
 }
 
 // exchange writes req on pc and reads the response header. On error it
-// closes pc; on success the response body puts pc back in the pool once
-// it is read to its end.
-func (t *LeanTransport) exchange(ctx context.Context, pc *leanConn, req *http.Request) (*http.Response, error) {
+// closes pc. On success the response body puts pc back in the pool once
+// it is read to its end and the request is written.
+func (t *LeanTransport) exchange(ctx context.Context, pc *leanConn, req *http.Request) (*http.Response, errExchange) {
 	deadline, hasDeadline := ctx.Deadline()
 	if hasDeadline {
 		_ = pc.conn.SetDeadline(deadline)
@@ -185,9 +275,11 @@ func (t *LeanTransport) exchange(ctx context.Context, pc *leanConn, req *http.Re
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, func() { _ = pc.conn.SetDeadline(aLongTimeAgo) })
 	}
-	fail := func(err error) (*http.Response, error) {
+	pc.nread, pc.werr = 0, nil
+	fail := func(err error) (*http.Response, errExchange) {
 		stop()
 		_ = pc.conn.Close()
+		retryable := pc.nread == 0 && pc.body.err == nil
 		cerr := ctx.Err()
 		if cerr == nil && hasDeadline && isTimeout(err) && !time.Now().Before(deadline) {
 			// The connection's deadline can fire before the context's.
@@ -196,57 +288,137 @@ func (t *LeanTransport) exchange(ctx context.Context, pc *leanConn, req *http.Re
 		if cerr != nil {
 			err = fmt.Errorf("%w (%w)", cerr, err)
 		}
-		return nil, fmt.Errorf("route: upstream %s: %w", pc.key, err)
+		return nil, errExchange{err: fmt.Errorf("route: upstream %s: %w", pc.key, err), retryable: retryable}
+	}
+	// AfterFunc runs in a goroutine of its own, so it may not have
+	// interrupted the connection yet.
+	if err := ctx.Err(); err != nil {
+		return fail(err)
 	}
 
-	if err := req.Write(pc.bw); err != nil {
+	out := req
+	pc.body = leanReqBody{}
+	if req.Body != nil && req.Body != http.NoBody {
+		pc.body.rc = req.Body
+		clone := *req
+		clone.Body = &pc.body
+		out = &clone
+	}
+
+	var written chan error
+	if out.Body == nil || (req.ContentLength > 0 && req.ContentLength <= leanSyncBodyBytes) {
+		if err := pc.writeRequest(out); err != nil {
+			if pc.werr == nil {
+				return fail(err)
+			}
+			// The upstream may have responded and closed the connection
+			// before reading the whole request.
+			resp, rerr := t.readResponse(pc, req)
+			if rerr != nil {
+				return fail(err)
+			}
+			return t.respond(pc, req, resp, stop, hasDeadline, false, nil), errExchange{}
+		}
+	} else {
+		// A write that fails before the response arrives closes the
+		// connection, which ends the read as http.Transport's does.
+		// Once the response arrived, the caller gets it, and a failed
+		// write only keeps the connection from the pool.
+		var state atomic.Int32 // one of the exchange states below
+		written = make(chan error, 1)
+		go func() {
+			err := pc.writeRequest(out)
+			if err != nil && state.CompareAndSwap(exchangeWaiting, exchangeWriteFailed) {
+				_ = pc.conn.Close()
+			}
+			written <- err
+		}()
+		resp, err := t.readResponse(pc, req)
+		if err == nil && state.CompareAndSwap(exchangeWaiting, exchangeAnswered) {
+			return t.respond(pc, req, resp, stop, hasDeadline, !resp.Close && !req.Close, written), errExchange{}
+		}
+		if err == nil {
+			// The response arrived just before the write failed.
+			return t.respond(pc, req, resp, stop, hasDeadline, false, written), errExchange{}
+		}
+		// Whichever side failed first caused the failure, unless the
+		// request body failed: that error is the caller's own. Closing
+		// the connection ends the write.
+		writeFirst := !state.CompareAndSwap(exchangeWaiting, exchangeReadFailed)
+		_ = pc.conn.Close()
+		if werr := <-written; werr != nil && (pc.body.err != nil || writeFirst) {
+			err = werr
+		}
 		return fail(err)
 	}
-	if err := pc.bw.Flush(); err != nil {
+
+	resp, err := t.readResponse(pc, req)
+	if err != nil {
 		return fail(err)
 	}
+	return t.respond(pc, req, resp, stop, hasDeadline, !resp.Close && !req.Close, nil), errExchange{}
+}
+
+// States of an exchange whose request body is written from a goroutine.
+const (
+	exchangeWaiting int32 = iota
+	exchangeAnswered
+	exchangeReadFailed
+	exchangeWriteFailed
+)
+
+// writeRequest writes req and flushes it. A failure to read the body
+// returns the body's own error.
+func (pc *leanConn) writeRequest(req *http.Request) error {
+	err := req.Write(pc.bw)
+	if err == nil {
+		err = pc.bw.Flush()
+	}
+	if err != nil && pc.body.err != nil {
+		return pc.body.err
+	}
+	if err != nil && pc.werr != nil {
+		return pc.werr
+	}
+	return err
+}
+
+// readResponse reads the final response header after any informational
+// ones, all within one header budget.
+func (t *LeanTransport) readResponse(pc *leanConn, req *http.Request) (*http.Response, error) {
 	pc.limit = t.maxHeaderBytes()
-	var resp *http.Response
-	for {
-		var err error
-		if resp, err = http.ReadResponse(pc.br, req); err != nil {
-			return fail(err)
+	defer func() { pc.limit = math.MaxInt64 }()
+	for range leanMaxInformational + 1 {
+		resp, err := http.ReadResponse(pc.br, req)
+		if err != nil {
+			return nil, err
 		}
 		// Informational (1xx) responses precede the final one (RFC 9110,
 		// section 15.2). Upgrades go to Fallback, so a 101 is an error here.
 		if resp.StatusCode >= 200 {
-			break
+			return resp, nil
 		}
 		if resp.StatusCode == http.StatusSwitchingProtocols {
-			return fail(errors.New("unexpected 101 Switching Protocols"))
+			return nil, errors.New("unexpected 101 Switching Protocols")
 		}
-		pc.limit = t.maxHeaderBytes()
 	}
-	pc.limit = math.MaxInt64
+	return nil, fmt.Errorf("more than %d informational responses", leanMaxInformational)
+}
 
-	keep := !resp.Close && !req.Close
+// respond wraps resp's body so that it releases pc at its end. written,
+// when not nil, reports the end of a request still being written.
+func (t *LeanTransport) respond(pc *leanConn, req *http.Request, resp *http.Response, stop func() bool, deadline, keep bool, written chan error) *http.Response {
+	b := &leanBody{rc: resp.Body, t: t, pc: pc, stop: stop, deadline: deadline, keep: keep, written: written}
 	if resp.Body == http.NoBody {
-		t.release(pc, stop, hasDeadline, keep)
-		return resp, nil
+		b.finish()
+		return resp
 	}
-	resp.Body = &leanBody{rc: resp.Body, t: t, pc: pc, stop: stop, deadline: hasDeadline, keep: keep}
-	return resp, nil
+	resp.Body = b
+	return resp
 }
 
-// release returns pc to the pool after an exchange, or closes it when it
-// cannot carry another request.
-func (t *LeanTransport) release(pc *leanConn, stop func() bool, deadline, keep bool) {
-	// stop reports false when the context already interrupted the
-	// connection.
-	if !stop() || !keep || pc.br.Buffered() > 0 {
-		_ = pc.conn.Close()
-		return
-	}
-	if deadline {
-		_ = pc.conn.SetDeadline(time.Time{})
-	}
-	t.put(pc)
-}
+// errReadClosedBody is returned by a Read after Close.
+var errReadClosedBody = errors.New("route: read on closed response body")
 
 // leanBody is a response body that releases its connection at its end.
 type leanBody struct {
@@ -256,19 +428,21 @@ type leanBody struct {
 	stop     func() bool
 	deadline bool
 	keep     bool
-	done     bool
+	written  chan error // see respond
+	err      error      // returned by every Read once set
 }
 
 func (b *leanBody) Read(p []byte) (int, error) {
-	if b.done {
-		return 0, io.EOF
+	if b.err != nil {
+		return 0, b.err
 	}
 	n, err := b.rc.Read(p)
 	switch {
 	case err == io.EOF:
-		b.done = true
-		b.t.release(b.pc, b.stop, b.deadline, b.keep)
+		b.err = io.EOF
+		b.finish()
 	case err != nil:
+		b.err = err
 		b.abort()
 	}
 	return n, err
@@ -277,16 +451,43 @@ func (b *leanBody) Read(p []byte) (int, error) {
 // Close closes the connection unless the body was read to its end: what
 // is left of it may be long, and reading it would hold up the caller.
 func (b *leanBody) Close() error {
-	if !b.done {
+	if b.err == nil {
+		b.err = errReadClosedBody
 		b.abort()
 	}
 	return nil
 }
 
 func (b *leanBody) abort() {
-	b.done = true
 	b.stop()
 	_ = b.pc.conn.Close()
+}
+
+// finish returns the connection to the pool after the whole response
+// arrived, or closes it when it cannot carry another request. That is the
+// case when the context interrupted it, either side requested a close,
+// bytes follow the response, or the request write is unfinished or failed.
+func (b *leanBody) finish() {
+	pc := b.pc
+	keep := b.keep && pc.br.Buffered() == 0
+	if b.written != nil {
+		select {
+		case err := <-b.written:
+			keep = keep && err == nil
+		default:
+			keep = false
+		}
+	}
+	// stop reports false when the context already interrupted the
+	// connection.
+	if !b.stop() || !keep {
+		_ = pc.conn.Close()
+		return
+	}
+	if b.deadline {
+		_ = pc.conn.SetDeadline(time.Time{})
+	}
+	b.t.put(pc)
 }
 
 // get returns an idle connection to key that is still open, or dials one.
@@ -328,7 +529,7 @@ func (t *LeanTransport) get(ctx context.Context, key string) (*leanConn, error) 
 		pc.raw, _ = sc.SyscallConn()
 	}
 	pc.br = bufio.NewReaderSize(pc, leanBufferSize)
-	pc.bw = bufio.NewWriterSize(conn, leanBufferSize)
+	pc.bw = bufio.NewWriterSize(pc, leanBufferSize)
 	return pc, nil
 }
 
