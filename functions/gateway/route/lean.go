@@ -29,7 +29,7 @@ import (
 // an upstream responds in an encoding that the client accepted.
 //
 // A response body must be read to its end or closed, as with any
-// RoundTripper; only a body read to its end returns the connection to the
+// RoundTripper. Only a body read to its end returns the connection to the
 // pool. Read and Close of one body must not run at the same time.
 type LeanTransport struct {
 	// Fallback carries the requests LeanTransport does not handle.
@@ -142,6 +142,10 @@ func (b *leanReqBody) Close() error { return b.rc.Close() }
 // write. Larger bodies, and bodies of unknown length, are written from a
 // goroutine while the caller reads the response.
 const leanSyncBodyBytes = 64 << 10
+
+// leanWriteWait is how long a finished response waits for the end of its
+// request's write before the connection is closed instead of pooled.
+const leanWriteWait = 50 * time.Millisecond
 
 // leanMaxInformational bounds the informational (1xx) responses before the
 // final one.
@@ -285,7 +289,7 @@ func (t *LeanTransport) exchange(ctx context.Context, pc *leanConn, req *http.Re
 			// The connection's deadline can fire before the context's.
 			cerr = context.DeadlineExceeded
 		}
-		if cerr != nil {
+		if cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("%w (%w)", cerr, err)
 		}
 		return nil, errExchange{err: fmt.Errorf("route: upstream %s: %w", pc.key, err), retryable: retryable}
@@ -293,6 +297,7 @@ func (t *LeanTransport) exchange(ctx context.Context, pc *leanConn, req *http.Re
 	// AfterFunc runs in a goroutine of its own, so it may not have
 	// interrupted the connection yet.
 	if err := ctx.Err(); err != nil {
+		closeRequestBody(req)
 		return fail(err)
 	}
 
@@ -306,7 +311,7 @@ func (t *LeanTransport) exchange(ctx context.Context, pc *leanConn, req *http.Re
 	}
 
 	var written chan error
-	if out.Body == nil || (req.ContentLength > 0 && req.ContentLength <= leanSyncBodyBytes) {
+	if out.Body == nil || out.Body == http.NoBody || (req.ContentLength > 0 && req.ContentLength <= leanSyncBodyBytes) {
 		if err := pc.writeRequest(out); err != nil {
 			if pc.werr == nil {
 				return fail(err)
@@ -323,12 +328,15 @@ func (t *LeanTransport) exchange(ctx context.Context, pc *leanConn, req *http.Re
 		// A write that fails before the response arrives closes the
 		// connection, which ends the read as http.Transport's does.
 		// Once the response arrived, the caller gets it, and a failed
-		// write only keeps the connection from the pool.
+		// write only keeps the connection from the pool. A reset or
+		// broken pipe leaves the connection open: the read then gets a
+		// response that the upstream sent before it closed, or the same
+		// error at once.
 		var state atomic.Int32 // one of the exchange states below
 		written = make(chan error, 1)
 		go func() {
 			err := pc.writeRequest(out)
-			if err != nil && state.CompareAndSwap(exchangeWaiting, exchangeWriteFailed) {
+			if err != nil && !peerClosed(err) && state.CompareAndSwap(exchangeWaiting, exchangeWriteFailed) {
 				_ = pc.conn.Close()
 			}
 			written <- err
@@ -366,6 +374,12 @@ const (
 	exchangeReadFailed
 	exchangeWriteFailed
 )
+
+// peerClosed reports whether err is a write error that the upstream
+// closing its end causes.
+func peerClosed(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
 
 // writeRequest writes req and flushes it. A failure to read the body
 // returns the body's own error.
@@ -470,13 +484,17 @@ func (b *leanBody) abort() {
 func (b *leanBody) finish() {
 	pc := b.pc
 	keep := b.keep && pc.br.Buffered() == 0
-	if b.written != nil {
+	if b.written != nil && keep {
+		// The upstream may have read the whole request just before the
+		// writer reports it, so wait a little, as http.Transport does.
+		timer := time.NewTimer(leanWriteWait)
 		select {
 		case err := <-b.written:
-			keep = keep && err == nil
-		default:
+			keep = err == nil
+		case <-timer.C:
 			keep = false
 		}
+		timer.Stop()
 	}
 	// stop reports false when the context already interrupted the
 	// connection.
