@@ -443,9 +443,12 @@ else
 	limiter_rows+=$'\n'"| Redis | skipped: $redis_skip | | | |"
 fi
 
-# Replace an earlier gateway section, which is the last in the file, and
-# the blank lines before it.
+# Replace an earlier gateway section and the blank lines before it. The
+# sections after it, such as the one platform.sh appends, are kept and
+# written back after the new section.
+after=""
 if [ -f "$DOC" ]; then
+	after=$(awk '/^## Gateway$/ {skip = 1; next} skip && /^## / {keep = 1} keep' "$DOC")
 	sed -i '/^## Gateway$/,$d' "$DOC"
 	sed -i -e :a -e '/^\n*$/{$d;N;ba' -e '}' "$DOC"
 fi
@@ -553,5 +556,8 @@ $(printf '%s\n' "${commands[@]}" | sed -e "s|$tmp|<tmp>|g" -e 's/ *$//')
 $(grep -E '^(Benchmark|cpu)' "$OUT/limiter-bench.txt")
 \`\`\`
 MD
+if [ -n "$after" ]; then
+	printf '\n%s\n' "$after" >>"$DOC"
+fi
 
 echo "== done: gateway ÷ httputil $ratio_shared shared ($verdict_shared)$($pinned && echo ", $ratio_pinned pinned ($verdict_pinned)"); opens $open_rps/s ($open_verdict); memory limiter $memory_ns ns ($limiter_verdict)"

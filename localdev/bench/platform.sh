@@ -70,6 +70,14 @@ else
 	nats_line="The queue benchmark failed; see $OUT/queue-bench.txt."
 fi
 
+# Replace an earlier section of this script, so that running it alone
+# twice leaves one.
+if grep -q '^## Function binaries and queue$' docs/benchmarks.md 2>/dev/null; then
+	awk '/^## Function binaries and queue$/ {skip = 1; next} skip && /^## / {skip = 0} !skip' docs/benchmarks.md >"$OUT/benchmarks.md"
+	cat "$OUT/benchmarks.md" >docs/benchmarks.md
+	sed -i -e :a -e '/^\n*$/{$d;N;ba' -e '}' docs/benchmarks.md
+fi
+
 cat >>docs/benchmarks.md <<MD
 
 ## Function binaries and queue
