@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // LeanTransport is an http.RoundTripper that writes cleartext HTTP/1.1
@@ -168,7 +170,10 @@ func (t *LeanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return t.Fallback.RoundTrip(req)
 	}
-	if !validMethod(req.Method) {
+	// A method is a token (RFC 9110, section 9.1), as a header field name
+	// is. Request.Write writes any method as it is, so one with spaces or
+	// line breaks could add a request of its own.
+	if !httpguts.ValidHeaderFieldName(req.Method) {
 		closeRequestBody(req)
 		return nil, fmt.Errorf("route: lean transport: invalid method %q", req.Method)
 	}
@@ -212,30 +217,6 @@ func handledByLean(req *http.Request) bool {
 		return false
 	}
 	return req.Header.Get("Upgrade") == "" && !strings.EqualFold(req.Header.Get("Expect"), "100-continue")
-}
-
-// validMethod reports whether method is an HTTP token (RFC 9110, section
-// 9.1). Request.Write writes any method as it is, so one with spaces or
-// line breaks could add a request of its own.
-func validMethod(method string) bool {
-	if method == "" {
-		return false
-	}
-	for i := 0; i < len(method); i++ {
-		if !isTokenChar(method[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// isTokenChar reports whether c may appear in an HTTP token.
-func isTokenChar(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // replayable reports whether sending req twice is harmless and possible.
@@ -310,7 +291,6 @@ func (t *LeanTransport) exchange(ctx context.Context, pc *leanConn, req *http.Re
 		out = &clone
 	}
 
-	var written chan error
 	if out.Body == nil || out.Body == http.NoBody || (req.ContentLength > 0 && req.ContentLength <= leanSyncBodyBytes) {
 		if err := pc.writeRequest(out); err != nil {
 			if pc.werr == nil {
@@ -322,7 +302,7 @@ func (t *LeanTransport) exchange(ctx context.Context, pc *leanConn, req *http.Re
 			if rerr != nil {
 				return fail(err)
 			}
-			return t.respond(pc, req, resp, stop, hasDeadline, false, nil), errExchange{}
+			return t.respond(pc, resp, stop, hasDeadline, false, nil), errExchange{}
 		}
 	} else {
 		// A write that fails before the response arrives closes the
@@ -333,7 +313,7 @@ func (t *LeanTransport) exchange(ctx context.Context, pc *leanConn, req *http.Re
 		// response that the upstream sent before it closed, or the same
 		// error at once.
 		var state atomic.Int32 // one of the exchange states below
-		written = make(chan error, 1)
+		written := make(chan error, 1)
 		go func() {
 			err := pc.writeRequest(out)
 			if err != nil && !peerClosed(err) && state.CompareAndSwap(exchangeWaiting, exchangeWriteFailed) {
@@ -343,11 +323,11 @@ func (t *LeanTransport) exchange(ctx context.Context, pc *leanConn, req *http.Re
 		}()
 		resp, err := t.readResponse(pc, req)
 		if err == nil && state.CompareAndSwap(exchangeWaiting, exchangeAnswered) {
-			return t.respond(pc, req, resp, stop, hasDeadline, !resp.Close && !req.Close, written), errExchange{}
+			return t.respond(pc, resp, stop, hasDeadline, !resp.Close && !req.Close, written), errExchange{}
 		}
 		if err == nil {
 			// The response arrived just before the write failed.
-			return t.respond(pc, req, resp, stop, hasDeadline, false, written), errExchange{}
+			return t.respond(pc, resp, stop, hasDeadline, false, written), errExchange{}
 		}
 		// Whichever side failed first caused the failure, unless the
 		// request body failed: that error is the caller's own. Closing
@@ -364,7 +344,7 @@ func (t *LeanTransport) exchange(ctx context.Context, pc *leanConn, req *http.Re
 	if err != nil {
 		return fail(err)
 	}
-	return t.respond(pc, req, resp, stop, hasDeadline, !resp.Close && !req.Close, nil), errExchange{}
+	return t.respond(pc, resp, stop, hasDeadline, !resp.Close && !req.Close, nil), errExchange{}
 }
 
 // States of an exchange whose request body is written from a goroutine.
@@ -421,7 +401,7 @@ func (t *LeanTransport) readResponse(pc *leanConn, req *http.Request) (*http.Res
 
 // respond wraps resp's body so that it releases pc at its end. written,
 // when not nil, reports the end of a request still being written.
-func (t *LeanTransport) respond(pc *leanConn, req *http.Request, resp *http.Response, stop func() bool, deadline, keep bool, written chan error) *http.Response {
+func (t *LeanTransport) respond(pc *leanConn, resp *http.Response, stop func() bool, deadline, keep bool, written chan error) *http.Response {
 	b := &leanBody{rc: resp.Body, t: t, pc: pc, stop: stop, deadline: deadline, keep: keep, written: written}
 	if resp.Body == http.NoBody {
 		b.finish()
@@ -560,19 +540,20 @@ func (t *LeanTransport) put(pc *leanConn) {
 	if maxIdle <= 0 {
 		maxIdle = leanMaxIdlePerHost
 	}
+
 	var expired []*leanConn
 	t.mu.Lock()
 	if t.idle == nil {
 		t.idle = make(map[string][]*leanConn)
 	}
 	conns := t.idle[pc.key]
-	n := 0
-	for n < len(conns) && now.Sub(conns[n].idleFrom) >= t.idleTimeout() {
-		n++
+	stale := 0 // the oldest connections, idle too long
+	for stale < len(conns) && now.Sub(conns[stale].idleFrom) >= t.idleTimeout() {
+		stale++
 	}
-	if n > 0 {
-		expired = append(expired, conns[:n]...)
-		conns = append(conns[:0], conns[n:]...)
+	if stale > 0 {
+		expired = append(expired, conns[:stale]...)
+		conns = append(conns[:0], conns[stale:]...)
 		clear(conns[len(conns):cap(conns)])
 	}
 	full := len(conns) >= maxIdle
@@ -581,6 +562,7 @@ func (t *LeanTransport) put(pc *leanConn) {
 	}
 	t.idle[pc.key] = conns
 	t.mu.Unlock()
+
 	if full {
 		_ = pc.conn.Close()
 	}
