@@ -280,19 +280,7 @@ func TestLeanAttack_retryPartialResponse(t *testing.T) {
 	for name, tr := range bothTransports(t, 0) {
 		t.Run(name, func(t *testing.T) {
 			var seen atomic.Int64
-			url := rawUpstream(t, func(n int, c net.Conn, br *bufio.Reader) {
-				for i := 0; ; i++ {
-					if _, err := readRequest(br); err != nil {
-						return
-					}
-					seen.Add(1)
-					if n == 0 && i == 1 {
-						_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Le")
-						return
-					}
-					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				}
-			})
+			url := droppingUpstream(t, &seen, "HTTP/1.1 200 OK\r\nContent-Le", func(n, i int) bool { return n == 0 && i == 1 })
 			t.Cleanup(tr.(interface{ CloseIdleConnections() }).CloseIdleConnections)
 			if _, _, err := leanDo(t, tr, http.MethodGet, url, ""); err != nil {
 				t.Fatal(err)

@@ -110,6 +110,7 @@ func TestLeanTransport_unreadBodyClosesConnection(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "small")
 	})
+
 	tr := newLean(t)
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/big", nil)
 	resp, err := tr.RoundTrip(req)
@@ -120,6 +121,7 @@ func TestLeanTransport_unreadBodyClosesConnection(t *testing.T) {
 	if _, err := io.ReadFull(resp.Body, buf); err != nil {
 		t.Fatal(err)
 	}
+
 	// Close must not read the remaining megabyte.
 	start := time.Now()
 	_ = resp.Body.Close()
@@ -129,6 +131,7 @@ func TestLeanTransport_unreadBodyClosesConnection(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("Close took %v", d)
 	}
+
 	if status, body, err := leanDo(t, tr, "GET", srv.URL+"/small", ""); err != nil || status != 200 || body != "small" {
 		t.Fatalf("next request = %d %q, %v", status, body, err)
 	}
@@ -181,8 +184,8 @@ func TestLeanTransport_upstreamClosedIdleConnection(t *testing.T) {
 	}
 }
 
-// rawUpstream serves each accepted connection with serve, for answers that
-// net/http would not send.
+// rawUpstream serves each accepted connection with serve, for responses
+// that net/http would not send.
 func rawUpstream(t *testing.T, serve func(n int, c net.Conn, br *bufio.Reader)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -220,25 +223,37 @@ func readRequest(br *bufio.Reader) (*http.Request, error) {
 	return req, nil
 }
 
+// okResponse is a whole response with the body "ok".
+const okResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+// droppingUpstream responds okResponse to each request and counts the
+// requests in seen. For request i on connection n where drop(n, i) is
+// true, it writes partial instead and closes the connection.
+func droppingUpstream(t *testing.T, seen *atomic.Int64, partial string, drop func(n, i int) bool) string {
+	t.Helper()
+	return rawUpstream(t, func(n int, c net.Conn, br *bufio.Reader) {
+		for i := 0; ; i++ {
+			if _, err := readRequest(br); err != nil {
+				return
+			}
+			seen.Add(1)
+			if drop(n, i) {
+				_, _ = io.WriteString(c, partial)
+				return
+			}
+			_, _ = io.WriteString(c, okResponse)
+		}
+	})
+}
+
 // A connection that the upstream drops after reading a request carries a
 // safe request once more on a new connection, and never a POST.
 func TestLeanTransport_replaysOnlyIdempotentRequests(t *testing.T) {
 	t.Parallel()
 	var requests atomic.Int64
-	url := rawUpstream(t, func(n int, c net.Conn, br *bufio.Reader) {
-		for i := 0; ; i++ {
-			if _, err := readRequest(br); err != nil {
-				return
-			}
-			requests.Add(1)
-			// The first connection answers once, then drops the next
-			// request unanswered, as an upstream that restarts would.
-			if n == 0 && i == 1 {
-				return
-			}
-			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		}
-	})
+	// The first connection responds once, then drops the next request
+	// without a response, as an upstream that restarts would.
+	url := droppingUpstream(t, &requests, "", func(n, i int) bool { return n == 0 && i == 1 })
 
 	tr := newLean(t)
 	if _, _, err := leanDo(t, tr, "GET", url, ""); err != nil {
@@ -254,18 +269,7 @@ func TestLeanTransport_replaysOnlyIdempotentRequests(t *testing.T) {
 
 	tr2 := newLean(t)
 	requests.Store(0)
-	url2 := rawUpstream(t, func(n int, c net.Conn, br *bufio.Reader) {
-		for i := 0; ; i++ {
-			if _, err := readRequest(br); err != nil {
-				return
-			}
-			requests.Add(1)
-			if i == 1 {
-				return
-			}
-			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		}
-	})
+	url2 := droppingUpstream(t, &requests, "", func(_, i int) bool { return i == 1 })
 	if _, _, err := leanDo(t, tr2, "POST", url2, "1"); err != nil {
 		t.Fatal(err)
 	}

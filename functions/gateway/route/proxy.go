@@ -313,7 +313,7 @@ func (rt *Router) serveUpstream(w http.ResponseWriter, r *http.Request, route *R
 	}
 	setForwarded(r.Header, r)
 	if route.convert != nil && route.convert.response {
-		// Without the client's Accept-Encoding the upstream answers in
+		// Without the client's Accept-Encoding the upstream responds in
 		// plain text (http.Transport, the fallback for https, asks for gzip
 		// itself and decompresses it), so conversion reads plain text.
 		delete(r.Header, "Accept-Encoding")
