@@ -290,7 +290,7 @@ func (s *Server) routes() http.Handler {
 	// segments with a JSON 400. Elsewhere such paths get the same 400
 	// instead of the mux's plain-text redirect, which could point from
 	// /function/x/../ to a path outside the function.
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return httpx.LimitHeaders(httpx.MaxHeaderBytes)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case isEdgePath(r.URL.Path):
 			edge.ServeHTTP(w, r)
@@ -299,7 +299,7 @@ func (s *Server) routes() http.Handler {
 		default:
 			root.ServeHTTP(w, r)
 		}
-	})
+	}))
 }
 
 // isEdgePath reports whether path goes to the edge: it is under /api/
@@ -363,7 +363,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr str
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    httpx.ServerMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jingtong/backend/shared/httpx"
 )
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -268,6 +270,24 @@ func TestUnknownPathJSONNotFound(t *testing.T) {
 	}
 	if r.header.Get("X-Request-Id") == "" {
 		t.Error("404 response has no X-Request-Id")
+	}
+}
+
+// TestLongURLJSONError checks that a request line over the header limit
+// gets the JSON 431 on the edge and elsewhere, not net/http's plain text.
+func TestLongURLJSONError(t *testing.T) {
+	base, _ := startServer(t)
+
+	long := "?q=" + strings.Repeat("a", httpx.MaxHeaderBytes)
+	for _, path := range []string{"/api/zones/zones" + long, "/function/zones/zones" + long, "/nope" + long} {
+		r := get(t, base+path, map[string]string{"Accept-Language": "en"})
+		if r.status != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("GET %.30s... = %d, want 431", path, r.status)
+			continue
+		}
+		if !strings.Contains(string(r.body), `"code":"HEADERS_TOO_LARGE"`) || !strings.Contains(string(r.body), "65536 bytes") {
+			t.Errorf("GET %.30s... body = %s, want HEADERS_TOO_LARGE naming the limit", path, r.body)
+		}
 	}
 }
 

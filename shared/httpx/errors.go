@@ -75,6 +75,9 @@ var (
 	CodeBodyTooLarge = NewCode("BODY_TOO_LARGE", http.StatusRequestEntityTooLarge,
 		"请求体超过 %d 字节的上限",
 		"request body exceeds the limit of %d bytes")
+	CodeHeadersTooLarge = NewCode("HEADERS_TOO_LARGE", http.StatusRequestHeaderFieldsTooLarge,
+		"请求行和请求头超过 %d 字节的上限",
+		"request line and headers exceed the limit of %d bytes")
 	CodeUnsupportedMediaType = NewCode("UNSUPPORTED_MEDIA_TYPE", http.StatusUnsupportedMediaType,
 		"不支持的内容类型 %q，请使用 application/json",
 		"unsupported content type %q; send application/json")

@@ -142,3 +142,51 @@ func LimitBody(maxBytes int64) func(http.Handler) http.Handler {
 		})
 	}
 }
+
+// Header size limits. Servers pass ServerMaxHeaderBytes to http.Server,
+// which rejects larger headers with a plain-text 431, and wrap their handler
+// in LimitHeaders(MaxHeaderBytes), so that requests between the two sizes
+// get the usual JSON error.
+const (
+	MaxHeaderBytes       = 64 << 10
+	ServerMaxHeaderBytes = 1 << 20
+)
+
+// LimitHeaders rejects with 431 HEADERS_TOO_LARGE a request whose request
+// line and header fields, counted by HeaderBytes, exceed maxBytes.
+func LimitHeaders(maxBytes int) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if HeaderBytes(r, maxBytes) > maxBytes {
+				r = r.WithContext(EnsureRequestID(w, r))
+				WriteError(w, r, nil, E(CodeHeadersTooLarge, maxBytes))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// HeaderBytes returns the size of r's request line and header fields as an
+// HTTP/1.1 client sends them, line ends included. It stops counting once
+// the total passes limit.
+func HeaderBytes(r *http.Request, limit int) int {
+	const lineEnd = len("\r\n")
+	target := r.RequestURI
+	if target == "" && r.URL != nil {
+		target = r.URL.RequestURI()
+	}
+	n := len(r.Method) + 1 + len(target) + 1 + len(r.Proto) + lineEnd
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + lineEnd
+	}
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + len(": ") + len(v) + lineEnd
+		}
+		if n > limit {
+			return n
+		}
+	}
+	return n + lineEnd
+}

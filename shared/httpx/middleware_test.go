@@ -218,3 +218,79 @@ func TestLimitBody_contentLength(t *testing.T) {
 type panicError struct{ msg string }
 
 func (e *panicError) Error() string { return e.msg }
+
+func TestLimitHeaders(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name       string
+		path       string
+		header     string
+		lang       string
+		wantStatus int
+		wantText   string
+	}{
+		{name: "small request reaches handler", path: "/zones", wantStatus: http.StatusNoContent},
+		{name: "long target rejected", path: "/zones?q=" + strings.Repeat("a", 300), wantStatus: http.StatusRequestHeaderFieldsTooLarge, wantText: "请求行和请求头超过 256 字节的上限"},
+		{name: "long header rejected in English", path: "/zones", header: strings.Repeat("b", 300), lang: "en", wantStatus: http.StatusRequestHeaderFieldsTooLarge, wantText: "request line and headers exceed the limit of 256 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			called := false
+			h := httpx.LimitHeaders(256)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				called = true
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			if tt.header != "" {
+				req.Header.Set("X-Filler", tt.header)
+			}
+			if tt.lang != "" {
+				req.Header.Set("Accept-Language", tt.lang)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status = %d, want %d", rec.Code, tt.wantStatus)
+			}
+			if called != (tt.wantStatus == http.StatusNoContent) {
+				t.Errorf("handler called = %t", called)
+			}
+			if tt.wantText == "" {
+				return
+			}
+			body := rec.Body.String()
+			if !strings.Contains(body, `"code":"HEADERS_TOO_LARGE"`) || !strings.Contains(body, tt.wantText) {
+				t.Errorf("body = %s, want HEADERS_TOO_LARGE with %q", body, tt.wantText)
+			}
+			if id := rec.Header().Get(httpx.RequestIDHeader); !generatedID.MatchString(id) {
+				t.Errorf("X-Request-Id = %q, want a generated id", id)
+			}
+		})
+	}
+}
+
+// TestHeaderBytes_matchesWire checks the count against the bytes of the
+// same request as net/http writes it.
+func TestHeaderBytes_matchesWire(t *testing.T) {
+	t.Parallel()
+	req := httptest.NewRequest(http.MethodGet, "/api/zones/zones?kind=life&lang=en", nil)
+	req.Host = "example.test"
+	req.Header.Set("Accept-Language", "en")
+	req.Header.Add("X-Multi", "one")
+	req.Header.Add("X-Multi", "two")
+	req.Header.Set("User-Agent", "jingtong-test")
+
+	var wire bytes.Buffer
+	if err := req.Write(&wire); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := httpx.HeaderBytes(req, 1<<20), wire.Len(); got != want {
+		t.Errorf("HeaderBytes = %d, want %d (the request as written:\n%s)", got, want, wire.String())
+	}
+	if got := httpx.HeaderBytes(req, 10); got <= 10 {
+		t.Errorf("HeaderBytes with limit 10 = %d, want a count past the limit", got)
+	}
+}

@@ -11,8 +11,9 @@
 //     set PORT=9000, and the default address ":9000" listens on all
 //     interfaces.
 //
-// The server has read, write and idle timeouts, and drains when its context
-// ends: it stops accepting connections, waits for requests in flight up to
+// The server has read, write and idle timeouts and a header size limit
+// (httpx.LimitHeaders), and drains when its context ends: it stops
+// accepting connections, waits for requests in flight up to
 // Config.DrainTimeout, then closes what is left.
 package httpserver
 
@@ -25,6 +26,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/jingtong/backend/shared/httpx"
 )
 
 // Defaults for the zero values of Config.
@@ -105,7 +108,8 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, cfg Config) err
 	logger := cfg.Logger
 
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           httpx.LimitHeaders(httpx.MaxHeaderBytes)(h),
+		MaxHeaderBytes:    httpx.ServerMaxHeaderBytes,
 		ReadHeaderTimeout: positive(cfg.ReadHeaderTimeout),
 		ReadTimeout:       positive(cfg.ReadTimeout),
 		WriteTimeout:      positive(cfg.WriteTimeout),

@@ -1,6 +1,7 @@
 package httpserver_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jingtong/backend/shared/httpx"
 	"github.com/jingtong/backend/triggers/httpserver"
 )
 
@@ -255,6 +257,59 @@ func TestConfigFromEnv(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Errorf("ConfigFromEnv = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestServeHeaderLimit sends oversized request lines over a real socket: a
+// target over httpx.MaxHeaderBytes gets the JSON 431 of every other
+// rejection, and one over httpx.ServerMaxHeaderBytes is refused by
+// net/http before any handler runs.
+func TestServeHeaderLimit(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	base, _ := startServer(t, ctx, newSlowHandler(), httpserver.Config{})
+	addr := strings.TrimPrefix(base, "http://")
+
+	tests := []struct {
+		name       string
+		size       int
+		wantStatus int
+		wantJSON   bool
+	}{
+		{name: "within the limit", size: 1 << 10, wantStatus: http.StatusOK},
+		{name: "over the handler limit", size: httpx.MaxHeaderBytes + 1, wantStatus: http.StatusRequestHeaderFieldsTooLarge, wantJSON: true},
+		{name: "over the server limit", size: httpx.ServerMaxHeaderBytes + 8<<10, wantStatus: http.StatusRequestHeaderFieldsTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatalf("dialing: %v", err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+			target := "/fast?q=" + strings.Repeat("a", tt.size)
+			if _, err := io.WriteString(conn, "GET "+target+" HTTP/1.1\r\nHost: test\r\nAccept-Language: en\r\n\r\n"); err != nil {
+				t.Fatalf("writing: %v", err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("reading the response: %v", err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, tt.wantStatus, body)
+			}
+			isJSON := strings.Contains(string(body), `"code":"HEADERS_TOO_LARGE"`)
+			if isJSON != tt.wantJSON {
+				t.Errorf("JSON error body = %t, want %t; body %s", isJSON, tt.wantJSON, body)
+			}
+			if tt.wantJSON && !strings.Contains(string(body), "exceed the limit of 65536 bytes") {
+				t.Errorf("body = %s, want the English message with the limit", body)
 			}
 		})
 	}
