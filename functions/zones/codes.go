@@ -32,6 +32,9 @@ var (
 	CodePageVersionNotFound = httpx.NewCode("PAGE_VERSION_NOT_FOUND", http.StatusNotFound,
 		"专区 %q 的页面没有版本 %s",
 		"the page of zone %q has no version %s")
+	CodeOpNotFound = httpx.NewCode("OPLOG_ENTRY_NOT_FOUND", http.StatusNotFound,
+		"找不到操作记录 %q",
+		"operation-log entry %q not found")
 
 	CodeZoneExists = httpx.NewCode("ZONE_ALREADY_EXISTS", http.StatusConflict,
 		"专区 %q 已存在，请换一个编号或修改已有专区",

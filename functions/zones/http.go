@@ -75,6 +75,7 @@ func (s *server) routes() {
 	s.adminTemplateRoutes()
 	s.adminPageRoutes()
 	s.handle("GET /admin/oplog", s.operator(s.handleListOps))
+	s.handle("GET /admin/oplog/{op}", s.operator(s.handleGetOp))
 	s.handle("POST /admin/search/refresh", s.operator(s.handleRefreshSearch))
 
 	s.mux.HandleFunc("/", s.handleUnmatched)

@@ -3,6 +3,8 @@ package zones
 import (
 	"net/http"
 
+	"github.com/google/uuid"
+
 	"github.com/jingtong/backend/shared/httpx"
 )
 
@@ -26,4 +28,20 @@ func (s *server) handleListOps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, newList(list, p, total))
+}
+
+// handleGetOp returns one operation-log entry with its before and after
+// values in full, including those that lists leave out.
+func (s *server) handleGetOp(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("op")
+	if _, err := uuid.Parse(id); err != nil {
+		httpx.WriteError(w, r, s.logger, httpx.E(CodeOpNotFound, truncateForMessage(id)))
+		return
+	}
+	op, err := s.store.GetOp(r.Context(), id)
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, op)
 }

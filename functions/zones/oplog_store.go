@@ -2,12 +2,16 @@ package zones
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+
+	"github.com/jingtong/backend/shared/httpx"
 )
 
 type opRow struct {
@@ -21,6 +25,10 @@ type opRow struct {
 	EntityID   string    `bun:"entity_id"`
 	BeforeJSON *string   `bun:"before_json"`
 	AfterJSON  *string   `bun:"after_json"`
+
+	// BeforeOmitted and AfterOmitted are 1 when a list left the value out.
+	BeforeOmitted int `bun:"before_omitted,scanonly"`
+	AfterOmitted  int `bun:"after_omitted,scanonly"`
 }
 
 // logOp appends an operation-log entry inside tx. before and after are
@@ -63,10 +71,16 @@ func jsonText(v any) (*string, error) {
 }
 
 // ListOps returns the operation-log entries matching f, newest first, and
-// the number of matching entries.
+// the number of matching entries. Values longer than opListValueLimit stay
+// in the database, and the entry marks them omitted.
 func (s *Store) ListOps(ctx context.Context, f OpFilter, p Paging) ([]OpEntry, int, error) {
 	var rows []opRow
-	q := s.db.NewSelect().Model(&rows)
+	q := s.db.NewSelect().Model(&rows).
+		Column("id", "actor", "at", "action", "entity_type", "entity_id").
+		ColumnExpr("CASE WHEN octet_length(before_json) <= ? THEN before_json END AS before_json", opListValueLimit).
+		ColumnExpr("CASE WHEN octet_length(after_json) <= ? THEN after_json END AS after_json", opListValueLimit).
+		ColumnExpr("CASE WHEN octet_length(before_json) > ? THEN 1 ELSE 0 END AS before_omitted", opListValueLimit).
+		ColumnExpr("CASE WHEN octet_length(after_json) > ? THEN 1 ELSE 0 END AS after_omitted", opListValueLimit)
 	if f.EntityType != "" {
 		q = q.Where("entity_type = ?", f.EntityType)
 	}
@@ -80,13 +94,35 @@ func (s *Store) ListOps(ctx context.Context, f OpFilter, p Paging) ([]OpEntry, i
 
 	out := make([]OpEntry, len(rows))
 	for i, r := range rows {
-		out[i] = OpEntry{ID: r.ID, Actor: r.Actor, At: r.At.UTC(), Action: r.Action, EntityType: r.EntityType, EntityID: r.EntityID}
-		if r.BeforeJSON != nil {
-			out[i].Before = json.RawMessage(*r.BeforeJSON)
-		}
-		if r.AfterJSON != nil {
-			out[i].After = json.RawMessage(*r.AfterJSON)
-		}
+		out[i] = r.entry()
 	}
 	return out, total, nil
+}
+
+// GetOp returns the operation-log entry with id, with its before and after
+// values in full.
+func (s *Store) GetOp(ctx context.Context, id string) (OpEntry, error) {
+	var row opRow
+	err := s.db.NewSelect().Model(&row).
+		Column("id", "actor", "at", "action", "entity_type", "entity_id", "before_json", "after_json").
+		Where("id = ?", id).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return OpEntry{}, httpx.E(CodeOpNotFound, id)
+	}
+	if err != nil {
+		return OpEntry{}, fmt.Errorf("get oplog entry %q: %w", id, err)
+	}
+	return row.entry(), nil
+}
+
+func (r opRow) entry() OpEntry {
+	e := OpEntry{ID: r.ID, Actor: r.Actor, At: r.At.UTC(), Action: r.Action, EntityType: r.EntityType, EntityID: r.EntityID,
+		BeforeOmitted: r.BeforeOmitted == 1, AfterOmitted: r.AfterOmitted == 1}
+	if r.BeforeJSON != nil {
+		e.Before = json.RawMessage(*r.BeforeJSON)
+	}
+	if r.AfterJSON != nil {
+		e.After = json.RawMessage(*r.AfterJSON)
+	}
+	return e
 }
