@@ -337,3 +337,54 @@ func TestGatewaySecretsKeptAcrossRestarts(t *testing.T) {
 		t.Error("a default key directory overrides the key service")
 	}
 }
+
+// TestCatalogueCORS checks every public zones route from an allowed H5
+// origin through the gateway: a preflight passes, the response names the
+// origin, and Vary keeps Origin beside the Accept-Language that zones adds,
+// so that a shared cache never serves one origin's response to another.
+func TestCatalogueCORS(t *testing.T) {
+	base, _ := startServer(t)
+	const origin = "http://localhost:8080"
+
+	paths := []string{
+		"/api/zones/zones?kind=life",
+		"/api/zones/zones/life-marriage/page?channel=h5",
+		"/api/zones/services/search?q=hy",
+		"/api/zones/services/marriage-registration-booking",
+		"/api/zones/items/one-thing-newborn",
+	}
+	for _, path := range paths {
+		req, err := http.NewRequest(http.MethodOptions, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", http.MethodGet)
+		req.Header.Set("Access-Control-Request-Headers", "accept-language")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("preflight %s: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != origin {
+			t.Errorf("preflight %s = %d, Access-Control-Allow-Origin %q; want 204 naming the origin",
+				path, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
+
+		r := get(t, base+path, map[string]string{"Origin": origin})
+		if r.status != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", path, r.status)
+			continue
+		}
+		if got := r.header.Get("Access-Control-Allow-Origin"); got != origin {
+			t.Errorf("GET %s: Access-Control-Allow-Origin = %q, want %q", path, got, origin)
+		}
+		vary := strings.Join(r.header.Values("Vary"), ", ")
+		if !strings.Contains(vary, "Origin") {
+			t.Errorf("GET %s: Vary = %q, want Origin in it", path, vary)
+		}
+		if strings.Contains(path, "/zones/zones") && !strings.Contains(vary, "Accept-Language") {
+			t.Errorf("GET %s: Vary = %q, want Accept-Language in it", path, vary)
+		}
+	}
+}

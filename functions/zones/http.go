@@ -348,7 +348,7 @@ func (s *server) writeCacheable(w http.ResponseWriter, r *http.Request, v any) {
 
 	h := w.Header()
 	h.Set("ETag", etag)
-	h.Set("Vary", "Accept-Language")
+	varyOnLanguage(h)
 	h["Cache-Control"] = cacheControlValues[min(int(s.cfg.CacheTTL/time.Second), maxPageMaxAge)]
 	if etagMatches(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)

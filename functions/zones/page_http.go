@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,17 @@ type renderedPage struct {
 	*page.Rendered
 }
 
+// varyOnLanguage adds Accept-Language to the Vary header of a response that
+// depends on it. It keeps the values already set, such as the Origin that
+// the gateway's CORS step adds on the same header map.
+func varyOnLanguage(h http.Header) {
+	if len(h["Vary"]) == 0 {
+		h["Vary"] = varyLanguage
+		return
+	}
+	h["Vary"] = append(slices.Clip(h["Vary"]), "Accept-Language")
+}
+
 // handlePage serves the live page of a published zone rendered for one
 // channel and language. It is the hottest route, so a cache hit reads no
 // database, encodes nothing and allocates no header values of its own
@@ -66,7 +78,7 @@ func (s *server) handlePage(w http.ResponseWriter, r *http.Request) {
 
 	h := w.Header()
 	h["Etag"] = e.etagHeader
-	h["Vary"] = varyLanguage
+	varyOnLanguage(h)
 	h["Cache-Control"] = cacheControlValues[maxAge(now, e.expires)]
 	if etagMatches(r.Header.Get("If-None-Match"), e.etag) {
 		w.WriteHeader(http.StatusNotModified)
