@@ -371,7 +371,7 @@ func decodeRequest(r *http.Request, v any) error {
 		return err
 	}
 	if strings.TrimSpace(string(body)) == "" {
-		return httpx.E(httpx.CodeInvalidJSON, "the body is empty")
+		return httpx.E(httpx.CodeInvalidJSON, httpx.Localized{ZH: "请求体为空", EN: "the body is empty"})
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -383,9 +383,9 @@ func decodeRequest(r *http.Request, v any) error {
 		}
 		var syntaxErr *json.SyntaxError
 		if errors.As(err, &syntaxErr) {
-			return httpx.E(httpx.CodeInvalidJSON, fmt.Sprintf("syntax error at byte %d", syntaxErr.Offset))
+			return httpx.E(httpx.CodeInvalidJSON, httpx.Localized{ZH: fmt.Sprintf("第 %d 字节处有语法错误", syntaxErr.Offset), EN: fmt.Sprintf("syntax error at byte %d", syntaxErr.Offset)})
 		}
-		return httpx.Wrap(httpx.CodeInvalidJSON, err, "the body does not match the expected structure")
+		return httpx.Wrap(httpx.CodeInvalidJSON, err, httpx.Localized{ZH: "结构与接口要求不符", EN: "the body does not match the expected structure"})
 	}
 	return nil
 }

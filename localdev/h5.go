@@ -26,7 +26,7 @@ var placeholderTemplate = template.Must(template.New("h5").Parse(`<!doctype html
 func placeholderPage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !h5ID.MatchString(id) {
-		http.NotFound(w, r)
+		notFound(w, r)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -47,7 +47,7 @@ var placeholderImage = template.Must(template.New("svg").Parse(`<svg xmlns="http
 func placeholderStatic(w http.ResponseWriter, r *http.Request) {
 	path := r.PathValue("path")
 	if !staticPath.MatchString(path) {
-		http.NotFound(w, r)
+		notFound(w, r)
 		return
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")

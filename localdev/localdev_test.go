@@ -126,8 +126,10 @@ func TestPlaceholderPages(t *testing.T) {
 	if r := get(t, base+"/h5/..%2Fetc", nil); r.status != http.StatusBadRequest || errorCode(r.body) != "ROUTE_INVALID_PATH" {
 		t.Errorf("GET /h5/..%%2Fetc = %d %s, want 400 ROUTE_INVALID_PATH", r.status, r.body)
 	}
-	if r := get(t, base+"/h5/..etc", nil); r.status != http.StatusNotFound {
-		t.Errorf("GET /h5/..etc = %d, want 404", r.status)
+	for _, path := range []string{"/h5/..etc", "/h5/Bad_ID", "/static/bad%20name.svg"} {
+		if r := get(t, base+path, nil); r.status != http.StatusNotFound || errorCode(r.body) != "NOT_FOUND" {
+			t.Errorf("GET %s = %d %s, want the JSON 404 NOT_FOUND", path, r.status, r.body)
+		}
 	}
 	if r := get(t, base+"/static/banners/spring.svg", nil); r.status != http.StatusOK || r.header.Get("Content-Type") != "image/svg+xml" {
 		t.Errorf("GET /static/banners/spring.svg = %d %q, want 200 image/svg+xml", r.status, r.header.Get("Content-Type"))

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -149,13 +150,38 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Message renders the message in lang ("zh" or "en").
+// Message renders the message in lang ("zh" or "en"). A Localized
+// argument is rendered in the same language.
 func (e *Error) Message(lang string) string {
+	format := e.Code.ZH
 	if lang == "en" {
-		return fmt.Sprintf(e.Code.EN, e.Args...)
+		format = e.Code.EN
 	}
-	return fmt.Sprintf(e.Code.ZH, e.Args...)
+	args := e.Args
+	cloned := false
+	for i, a := range args {
+		l, ok := a.(Localized)
+		if !ok {
+			continue
+		}
+		if !cloned {
+			args = slices.Clone(args)
+			cloned = true
+		}
+		args[i] = l.EN
+		if lang != "en" {
+			args[i] = l.ZH
+		}
+	}
+	return fmt.Sprintf(format, args...)
 }
+
+// Localized is a message argument in Chinese and English, such as the
+// reason in an INVALID_JSON message. Logs and Error use the English form.
+type Localized struct{ ZH, EN string }
+
+// String returns the English form.
+func (l Localized) String() string { return l.EN }
 
 // AsError converts any error into an *Error, mapping unknown errors to
 // CodeInternal so their text never reaches a client.

@@ -156,7 +156,7 @@ func DecodeJSON(r *http.Request, v any, maxBytes int64) error {
 		return err
 	}
 	if !utf8.Valid(body) {
-		return E(CodeInvalidJSON, "the body is not valid UTF-8")
+		return E(CodeInvalidJSON, Localized{"请求体不是 UTF-8 编码", "the body is not valid UTF-8"})
 	}
 
 	details, err := checkBody(body, reflect.TypeOf(v))
@@ -192,7 +192,7 @@ func ReadBody(r *http.Request, maxBytes int64) ([]byte, error) {
 		return nil, Wrap(CodeRequestTimeout, err)
 	}
 	if err != nil {
-		return nil, Wrap(CodeInvalidJSON, err, "could not read the request body")
+		return nil, Wrap(CodeInvalidJSON, err, Localized{"无法读取请求体", "could not read the request body"})
 	}
 	if int64(len(data)) > maxBytes {
 		return nil, E(CodeBodyTooLarge, maxBytes)
@@ -254,7 +254,7 @@ func decodeError(err error) error {
 			Path: path, Reason: "invalid_type", ZH: "类型错误：应为" + zh, EN: "must be " + en,
 		})
 	}
-	return Wrap(CodeInvalidJSON, err, "the body does not match the expected structure")
+	return Wrap(CodeInvalidJSON, err, Localized{"结构与接口要求不符", "the body does not match the expected structure"})
 }
 
 // Types that checkBody treats specially.
@@ -288,7 +288,7 @@ func checkBody(body []byte, t reflect.Type) ([]Detail, error) {
 	err := c.value(t, 0, false)
 	if err == nil {
 		if _, next := c.dec.Token(); !errors.Is(next, io.EOF) {
-			return nil, E(CodeInvalidJSON, "trailing data after the JSON value")
+			return nil, E(CodeInvalidJSON, Localized{"JSON 值之后还有多余内容", "trailing data after the JSON value"})
 		}
 		return c.details, nil
 	}
@@ -302,13 +302,13 @@ func checkBody(body []byte, t reflect.Type) ([]Detail, error) {
 			EN: fmt.Sprintf("objects and arrays are nested deeper than %d levels", MaxJSONDepth),
 		})
 	case errors.As(err, &syntax):
-		return nil, E(CodeInvalidJSON, "syntax error at byte "+strconv.FormatInt(syntax.Offset, 10))
+		return nil, E(CodeInvalidJSON, Localized{"第 " + strconv.FormatInt(syntax.Offset, 10) + " 字节处有语法错误", "syntax error at byte " + strconv.FormatInt(syntax.Offset, 10)})
 	case errors.Is(err, io.EOF) && !c.started:
-		return nil, E(CodeInvalidJSON, "empty body")
+		return nil, E(CodeInvalidJSON, Localized{"请求体为空", "empty body"})
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return nil, E(CodeInvalidJSON, "truncated body")
+		return nil, E(CodeInvalidJSON, Localized{"请求体不完整，JSON 意外结束", "truncated body"})
 	}
-	return nil, Wrap(CodeInvalidJSON, err, "the body could not be parsed")
+	return nil, Wrap(CodeInvalidJSON, err, Localized{"无法解析请求体", "the body could not be parsed"})
 }
 
 // pointerEscaper escapes a reference token of an RFC 6901 JSON Pointer.

@@ -853,3 +853,40 @@ func decodeErrorBody(t testing.TB, rec *httptest.ResponseRecorder) errorBody {
 	}
 	return body
 }
+
+// TestDecodeJSON_reasonLanguage checks that the reason inside an
+// INVALID_JSON message is in the message's language.
+func TestDecodeJSON_reasonLanguage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		body   string
+		wantZH string
+		wantEN string
+	}{
+		{name: "truncated", body: `{"name":`, wantZH: "请求体不是有效的 JSON：请求体不完整，JSON 意外结束", wantEN: "request body is not valid JSON: truncated body"},
+		{name: "syntax", body: `{"name" "x"}`, wantZH: "请求体不是有效的 JSON：第 8 字节处有语法错误", wantEN: "request body is not valid JSON: syntax error at byte 8"},
+		{name: "trailing", body: `{"name":"x"} {}`, wantZH: "请求体不是有效的 JSON：JSON 值之后还有多余内容", wantEN: "request body is not valid JSON: trailing data after the JSON value"},
+		{name: "empty", body: ``, wantZH: "请求体不是有效的 JSON：请求体为空", wantEN: "request body is not valid JSON: empty body"},
+		{name: "not UTF-8", body: "{\"name\":\"\xff\"}", wantZH: "请求体不是有效的 JSON：请求体不是 UTF-8 编码", wantEN: "request body is not valid JSON: the body is not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := httpx.DecodeJSON(newBodyRequest(t, "application/json", tt.body, false), new(zoneRequest), 0)
+			e := httpx.AsError(err)
+			if e.Code.ID != "INVALID_JSON" {
+				t.Fatalf("code = %s, want INVALID_JSON", e.Code.ID)
+			}
+			if got := e.Message("zh"); got != tt.wantZH {
+				t.Errorf("zh message = %q, want %q", got, tt.wantZH)
+			}
+			if got := e.Message("en"); got != tt.wantEN {
+				t.Errorf("en message = %q, want %q", got, tt.wantEN)
+			}
+			if !strings.Contains(e.Error(), tt.wantEN[len("request body is not valid JSON: "):]) {
+				t.Errorf("Error() = %q, want the English reason for logs", e.Error())
+			}
+		})
+	}
+}
