@@ -438,6 +438,71 @@ func TestAdminBodyErrors(t *testing.T) {
 	}
 }
 
+// TestAdminRejectsLoneSurrogates checks that every text field rejects an
+// unpaired UTF-16 surrogate escape with a detail at the field's path.
+// encoding/json would silently store U+FFFD instead. A surrogate pair is
+// stored as its character.
+func TestAdminRejectsLoneSurrogates(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *bun.DB) {
+		e := newTestEnv(t, db)
+		expectStatus(t, e.admin(http.MethodPost, "/admin/zones", zoneBody("zone-a")), http.StatusCreated)
+		expectStatus(t, e.admin(http.MethodPost, "/admin/services",
+			`{"id":"svc-a","type":"h5","name":{"zh":"服务"},"url":"/h5/a"}`), http.StatusCreated)
+		expectStatus(t, e.admin(http.MethodPost, "/admin/items",
+			`{"id":"item-a","zone_id":"zone-a","name":{"zh":"一件事"}}`), http.StatusCreated)
+		expectStatus(t, e.admin(http.MethodPost, "/admin/templates",
+			`{"id":"tpl-a","theme":"holiday","name":{"zh":"模板"},"body":{"schema_version":1,"theme":{"primary_color":"#FF0000"}}}`),
+			http.StatusCreated)
+		before := countRows(t, db, "zone_oplog")
+
+		for _, tt := range []struct {
+			name, method, path, body, detail, reason string
+		}{
+			{"zone name", http.MethodPost, "/admin/zones",
+				`{"id":"zone-b","kind":"life","name":{"zh":"a\ud800"}}`, "/name/zh", "invalid_format"},
+			{"zone description on update", http.MethodPut, "/admin/zones/zone-a",
+				`{"version":1,"kind":"life","name":{"zh":"专区"},"description":{"zh":"说明","en":"\udc00"}}`, "/description/en", "invalid_format"},
+			{"zone owner", http.MethodPost, "/admin/zones",
+				`{"id":"zone-b","kind":"life","name":{"zh":"专区"},"owner":"\ud83dx"}`, "/owner", "invalid_format"},
+			{"service keyword", http.MethodPost, "/admin/services",
+				`{"id":"svc-b","type":"h5","name":{"zh":"服务"},"url":"/h5/b","keywords":["ok","\ude00\ud83d"]}`, "/keywords/1", "invalid_format"},
+			{"service summary on update", http.MethodPut, "/admin/services/svc-a",
+				`{"version":1,"type":"h5","name":{"zh":"服务"},"summary":{"zh":"\ud800\ud800"},"url":"/h5/a"}`, "/summary/zh", "invalid_format"},
+			{"item guide step", http.MethodPost, "/admin/items",
+				`{"id":"item-b","zone_id":"zone-a","name":{"zh":"一件事"},"guide":{"steps":[{"title":{"zh":"第一步\udbff"}}]}}`,
+				"/guide/steps/0/title/zh", "invalid_format"},
+			{"item policy reference on update", http.MethodPut, "/admin/items/item-a",
+				`{"version":1,"zone_id":"zone-a","name":{"zh":"一件事"},"guide":{"policies":[{"title":{"zh":"政策"},"ref":"\udfff"}]}}`,
+				"/guide/policies/0/ref", "invalid_format"},
+			{"template name", http.MethodPost, "/admin/templates",
+				`{"id":"tpl-b","theme":"holiday","name":{"zh":"\ud800"},"body":{"schema_version":1,"theme":{"primary_color":"#FF0000"}}}`,
+				"/name/zh", "invalid_format"},
+			{"template body text on update", http.MethodPut, "/admin/templates/tpl-a",
+				`{"version":1,"theme":"holiday","name":{"zh":"模板"},"body":{"schema_version":1,
+				"prepend":[{"type":"section","id":"s","props":{"title":{"zh":"\ud800"}}}]}}`,
+				"/body/prepend/0/props/title/zh", "invalid_text"},
+		} {
+			w := e.do(request{method: tt.method, path: tt.path + "?lang=en", body: tt.body, admin: true})
+			body := expectError(t, w, http.StatusBadRequest, "INVALID_REQUEST")
+			if len(body.Error.Details) != 1 || body.Error.Details[0].Path != tt.detail || body.Error.Details[0].Reason != tt.reason ||
+				!strings.Contains(body.Error.Details[0].Message, "unpaired UTF-16 surrogate") {
+				t.Errorf("%s: details %+v, want one %s at %s", tt.name, body.Error.Details, tt.reason, tt.detail)
+			}
+		}
+		if n := countRows(t, db, "zone_oplog"); n != before {
+			t.Fatalf("rejected requests wrote %d operation-log entries", n-before)
+		}
+
+		w := e.admin(http.MethodPost, "/admin/zones", `{"id":"zone-b","kind":"life","name":{"zh":"专区\ud83d\ude00","en":"\u00e9\ufffd"}}`)
+		expectStatus(t, w, http.StatusCreated)
+		var z Zone
+		decodeBody(t, e.admin(http.MethodGet, "/admin/zones/zone-b", nil), &z)
+		if z.Name.ZH != "专区😀" || z.Name.EN != "é\uFFFD" {
+			t.Fatalf("stored name = %+v, want the pair as 😀 and the escaped U+FFFD kept", z.Name)
+		}
+	})
+}
+
 func TestFailedWriteReturnsGeneric500(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, db *bun.DB) {
 		e := newTestEnv(t, db)

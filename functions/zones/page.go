@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/jingtong/backend/functions/zones/page"
 	"github.com/jingtong/backend/shared/httpx"
@@ -50,18 +53,94 @@ func parsePage(base string, doc []byte) (*page.Document, error) {
 	return d, nil
 }
 
-// checkPageTemplates reports templates the document names that do not
-// exist, as INVALID_PAGE details under base.
-func (s *Store) checkPageTemplates(ctx context.Context, base string, d *page.Document) error {
-	known, err := s.existingTemplates(ctx, d.Templates)
+// checkPageTemplates returns INVALID_PAGE with an unknown_template detail,
+// its path under base, for each template that the page document doc names
+// and that does not exist. Saving, publishing and rolling back call it in
+// the transaction that writes the page. It locks no template, because a
+// delete that commits meanwhile leaves the state that a delete just after
+// the write leaves, and deleting a named template is allowed. A template
+// in any state passes. Public reads and previews apply only published
+// templates, so a page renders without a template until it is published,
+// and again once it is unpublished or deleted.
+func checkPageTemplates(ctx context.Context, db bun.IDB, base string, doc []byte) error {
+	ids, err := documentTemplates(doc)
 	if err != nil {
 		return err
 	}
-	problems := d.CheckTemplates(func(id string) bool { return known[id] })
+	problems, err := unknownTemplates(ctx, db, ids)
+	if err != nil {
+		return err
+	}
 	if len(problems) > 0 {
 		return httpx.E(CodeInvalidPage).WithDetails(problemDetails(base, problems)...)
 	}
 	return nil
+}
+
+// unknownTemplates returns an unknown_template problem for each of ids that
+// names no template.
+func unknownTemplates(ctx context.Context, db bun.IDB, ids []string) ([]page.Problem, error) {
+	known, err := existingTemplates(ctx, db, ids)
+	if err != nil {
+		return nil, err
+	}
+	d := page.Document{Templates: ids}
+	return d.CheckTemplates(func(id string) bool { return known[id] }), nil
+}
+
+// documentTemplates returns the template ids under the templates key of the
+// page document doc. It matches the key exactly, whereas decoding into a
+// struct would also take "Templates". It fails unless doc is an object
+// whose templates value, if any, is a list of strings.
+func documentTemplates(doc []byte) ([]string, error) {
+	var envelope map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &envelope); err != nil {
+		return nil, fmt.Errorf("parse page document: %w", err)
+	}
+	raw, ok := envelope["templates"]
+	if !ok {
+		return nil, nil
+	}
+	var ids []string
+	if err := json.Unmarshal(raw, &ids); err != nil {
+		return nil, fmt.Errorf("parse templates of page document: %w", err)
+	}
+	return ids, nil
+}
+
+// validatePageSave validates a page document that a request saves.
+// Problems become INVALID_PAGE with one detail per problem, its path under
+// base. When the document has problems, the response also lists the
+// templates it names that do not exist, unless the problems make that list
+// unreliable. A valid document gets its template check from SavePageDraft.
+func (s *Store) validatePageSave(ctx context.Context, base string, doc []byte) error {
+	_, problems := page.Validate(doc)
+	if len(problems) == 0 {
+		return nil
+	}
+	if templatesReadable(problems) {
+		if ids, err := documentTemplates(doc); err == nil {
+			unknown, err := unknownTemplates(ctx, s.db, ids)
+			if err != nil {
+				return err
+			}
+			problems = append(problems, unknown...)
+		}
+	}
+	return httpx.E(CodeInvalidPage).WithDetails(problemDetails(base, problems)...)
+}
+
+// templatesReadable reports whether the templates list of a document with
+// problems can be checked, which it can unless a problem concerns the list
+// or the whole document. The too_many_problems entry that ends a full list
+// also has the path of the whole document.
+func templatesReadable(problems []page.Problem) bool {
+	for _, p := range problems {
+		if p.Path == "" || p.Path == "/templates" || strings.HasPrefix(p.Path, "/templates/") {
+			return false
+		}
+	}
+	return true
 }
 
 // renderPage renders doc for ch and lang at now, with the published

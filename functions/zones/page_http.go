@@ -229,12 +229,7 @@ func (s *server) handleSaveDraft(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
-	doc, err := parsePage("/document", body.Document)
-	if err != nil {
-		httpx.WriteError(w, r, s.logger, err)
-		return
-	}
-	if err := s.store.checkPageTemplates(r.Context(), "/document", doc); err != nil {
+	if err := s.store.validatePageSave(r.Context(), "/document", body.Document); err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}

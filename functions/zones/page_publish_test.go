@@ -1,8 +1,10 @@
 package zones
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/jingtong/backend/functions/zones/page"
+	"github.com/jingtong/backend/shared/httpx"
 	"github.com/jingtong/backend/shared/store/storetest"
 )
 
@@ -166,6 +169,118 @@ func TestPageSaveErrors(t *testing.T) {
 			t.Fatalf("rejected saves stored %d drafts", n)
 		}
 		saveDraft(t, e, `{"schema_version":1,"title":{"zh":"专区\ud83d\ude00"},"body":{"type":"page","id":"root"}}`, 0)
+	})
+}
+
+// TestPageTemplatesMustExist checks that saving, publishing and rolling back
+// apply one rule to the templates a page names. Each must exist, in any
+// state, and a rejected publish or rollback changes nothing.
+func TestPageTemplatesMustExist(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *bun.DB) {
+		e := pageEnv(t, db)
+		expectStatus(t, e.admin(http.MethodPost, "/admin/templates",
+			`{"id":"tpl-a","theme":"holiday","name":{"zh":"节日"},"body":{"schema_version":1,"theme":{"primary_color":"#FF0000"}}}`),
+			http.StatusCreated)
+		named := `{"schema_version":1,"title":{"zh":"专区"},"templates":["tpl-a"],"body":{"type":"page","id":"root"}}`
+		plain := `{"schema_version":1,"title":{"zh":"专区"},"body":{"type":"page","id":"root"}}`
+		publish := func(version int64) *httptest.ResponseRecorder {
+			return e.do(request{method: http.MethodPost, path: "/admin/zones/zone-a/page/publish?lang=en",
+				body: map[string]int64{"version": version}, admin: true})
+		}
+		expectUnknown := func(w *httptest.ResponseRecorder) {
+			t.Helper()
+			body := expectError(t, w, http.StatusBadRequest, "INVALID_PAGE")
+			if len(body.Error.Details) != 1 || body.Error.Details[0].Path != "/document/templates/0" ||
+				body.Error.Details[0].Reason != string(page.CodeUnknownTemplate) {
+				t.Fatalf("details = %+v, want unknown_template at /document/templates/0", body.Error.Details)
+			}
+			if msg := body.Error.Details[0].Message; msg != `template "tpl-a" does not exist; a page may name only templates that exist, published or not` {
+				t.Errorf("message = %q", msg)
+			}
+		}
+
+		// A draft template passes: the page renders without it until it is
+		// published.
+		d := saveDraft(t, e, named, 0)
+		w := publish(d.Version)
+		expectStatus(t, w, http.StatusCreated)
+		var v1 PageVersion
+		decodeBody(t, w, &v1)
+
+		// Deleting the template leaves the live version rendering without it,
+		// but the draft naming it can no longer be published or saved.
+		expectStatus(t, e.admin(http.MethodDelete, "/admin/templates/tpl-a?version=1", nil), http.StatusNoContent)
+		expectStatus(t, e.get("/zones/zone-a/page?channel=wechat"), http.StatusOK)
+		ops := countRows(t, db, "zone_oplog")
+		expectUnknown(publish(v1.DraftVersion))
+		expectUnknown(e.do(request{method: http.MethodPut, path: "/admin/zones/zone-a/page?lang=en", admin: true,
+			body: map[string]any{"version": v1.DraftVersion, "document": json.RawMessage(named)}}))
+		if n := countRows(t, db, "zone_page_versions"); n != 1 {
+			t.Fatalf("page versions = %d after a rejected publish, want 1", n)
+		}
+		var draft PageDraft
+		decodeBody(t, e.admin(http.MethodGet, "/admin/zones/zone-a/page", nil), &draft)
+		if draft.Version != v1.DraftVersion {
+			t.Fatalf("draft version = %d after a rejected publish, want %d", draft.Version, v1.DraftVersion)
+		}
+		if _, err := e.srv.store.SavePageDraft(context.Background(), "alice", "zone-a", json.RawMessage(named), draft.Version); httpx.AsError(err).Code.ID != "INVALID_PAGE" {
+			t.Fatalf("SavePageDraft naming a deleted template = %v, want INVALID_PAGE", err)
+		}
+
+		// Rolling back to the version that names the template would restore
+		// it to the draft and to the live page.
+		d = saveDraft(t, e, plain, v1.DraftVersion)
+		w = publish(d.Version)
+		expectStatus(t, w, http.StatusCreated)
+		var v2 PageVersion
+		decodeBody(t, w, &v2)
+		expectUnknown(e.do(request{method: http.MethodPost, path: "/admin/zones/zone-a/page/rollback?lang=en", admin: true,
+			body: map[string]int64{"version": v2.DraftVersion, "to": v1.Version}}))
+		if n := countRows(t, db, "zone_page_versions"); n != 2 {
+			t.Fatalf("page versions = %d after a rejected rollback, want 2", n)
+		}
+		decodeBody(t, e.admin(http.MethodGet, "/admin/zones/zone-a/page", nil), &draft)
+		if draft.Version != v2.DraftVersion || strings.Contains(string(draft.Document), "tpl-a") {
+			t.Fatalf("draft after a rejected rollback = %+v, want version %d without tpl-a", draft, v2.DraftVersion)
+		}
+		if n := countRows(t, db, "zone_oplog"); n != ops+2 {
+			t.Fatalf("operation-log entries = %d, want %d: only the save and the publish", n, ops+2)
+		}
+
+		// A template created again under the same id makes the version valid.
+		expectStatus(t, e.admin(http.MethodPost, "/admin/templates",
+			`{"id":"tpl-a","theme":"holiday","name":{"zh":"节日"},"body":{"schema_version":1,"theme":{"primary_color":"#00FF00"}}}`),
+			http.StatusCreated)
+		expectStatus(t, e.admin(http.MethodPost, "/admin/zones/zone-a/page/rollback",
+			map[string]int64{"version": v2.DraftVersion, "to": v1.Version}), http.StatusCreated)
+	})
+}
+
+// TestPageSaveListsUnknownTemplates checks that a save with other problems
+// also lists the templates that do not exist, unless the templates list
+// itself has problems.
+func TestPageSaveListsUnknownTemplates(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *bun.DB) {
+		e := pageEnv(t, db)
+		for _, tt := range []struct {
+			name, templates string
+			want            []string // path and reason of each detail, sorted
+		}{
+			{"unknown template", `["no-such"]`, []string{"/document/templates/0 unknown_template", "/document/title/zh schema"}},
+			{"invalid id", `["Bad Id"]`, []string{"/document/templates/0 schema", "/document/title/zh schema"}},
+			{"repeated id", `["no-such","no-such"]`, []string{"/document/templates schema", "/document/title/zh schema"}},
+		} {
+			doc := `{"version":0,"document":{"schema_version":1,"title":{"zh":""},"templates":` + tt.templates + `,"body":{"type":"page","id":"root"}}}`
+			body := expectError(t, e.admin(http.MethodPut, "/admin/zones/zone-a/page", doc), http.StatusBadRequest, "INVALID_PAGE")
+			var got []string
+			for _, d := range body.Error.Details {
+				got = append(got, d.Path+" "+d.Reason)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("%s: details %v, want %v", tt.name, got, tt.want)
+			}
+		}
 	})
 }
 

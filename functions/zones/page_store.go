@@ -96,13 +96,16 @@ func latestPageVersion(ctx context.Context, db bun.IDB, zoneID string) (int64, e
 	return v, nil
 }
 
-// SavePageDraft stores doc, already validated, as the zone's draft page.
-// version is the draft version the caller read, 0 when the zone has no
-// draft yet.
+// SavePageDraft stores doc, already validated, as the zone's draft page,
+// after checking that the templates doc names exist. version is the draft
+// version the caller read, 0 when the zone has no draft yet.
 func (s *Store) SavePageDraft(ctx context.Context, actor, zoneID string, doc json.RawMessage, version int64) (PageDraft, error) {
 	var out PageDraft
 	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := lockRow[zoneRow](ctx, tx, zoneKind, zoneID); err != nil {
+			return err
+		}
+		if err := checkPageTemplates(ctx, tx, "/document", doc); err != nil {
 			return err
 		}
 		old, err := loadDraft(ctx, tx, zoneID)
@@ -157,7 +160,8 @@ func (s *Store) putDraft(ctx context.Context, tx bun.Tx, actor, zoneID string, d
 // draftVersion is the draft version the caller read. Publishing consumes
 // it: the draft version goes up by one, with the document unchanged, so
 // repeating the request gets VERSION_CONFLICT instead of publishing a second
-// identical version. The result carries the new draft version.
+// identical version. A draft that names a template that no longer exists
+// gets INVALID_PAGE. The result carries the new draft version.
 func (s *Store) PublishPage(ctx context.Context, actor, zoneID string, draftVersion int64) (PageVersion, error) {
 	var out PageVersion
 	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
@@ -174,6 +178,9 @@ func (s *Store) PublishPage(ctx context.Context, actor, zoneID string, draftVers
 			return httpx.E(CodePageNotFound, zoneID)
 		}
 		if err := checkVersion(draft.Version, draftVersion); err != nil {
+			return err
+		}
+		if err := checkPageTemplates(ctx, tx, "/document", draft.Document); err != nil {
 			return err
 		}
 
@@ -202,8 +209,9 @@ func (s *Store) PublishPage(ctx context.Context, actor, zoneID string, draftVers
 // and makes its document the draft, so a later publish does not bring back
 // the rolled-back content. draftVersion is the draft version the caller
 // read: the rollback replaces the draft, so it fails with VERSION_CONFLICT
-// rather than overwrite edits the caller has not seen. The operation log
-// keeps the replaced draft, and the result carries the new draft version.
+// rather than overwrite edits the caller has not seen. A target that names a
+// template that no longer exists gets INVALID_PAGE. The operation log keeps
+// the replaced draft, and the result carries the new draft version.
 func (s *Store) RollbackPage(ctx context.Context, actor, zoneID string, draftVersion, target int64) (PageVersion, error) {
 	var out PageVersion
 	err := s.write(ctx, func(ctx context.Context, tx bun.Tx) error {
@@ -222,6 +230,9 @@ func (s *Store) RollbackPage(ctx context.Context, actor, zoneID string, draftVer
 		}
 		src, err := loadPageVersion(ctx, tx, zoneID, target)
 		if err != nil {
+			return err
+		}
+		if err := checkPageTemplates(ctx, tx, "/document", src.Document); err != nil {
 			return err
 		}
 

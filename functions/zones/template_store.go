@@ -171,21 +171,24 @@ func (s *Store) SetTemplateStatus(ctx context.Context, actor, id string, version
 	return r.template(), nil
 }
 
-// DeleteTemplate deletes a template that is not published. Pages that still
-// name it render without it.
+// DeleteTemplate deletes a template that is not published. Published page
+// versions that still name it render without it. A draft or version that
+// names it can no longer be saved, published or rolled back to, until the
+// name is removed or a template with the id is created again (see
+// checkPageTemplates).
 func (s *Store) DeleteTemplate(ctx context.Context, actor, id string, version int64) error {
 	return deleteRow[templateRow](ctx, s, templateKind, actor, id, version)
 }
 
 // existingTemplates returns the subset of ids that name a template in any
 // state.
-func (s *Store) existingTemplates(ctx context.Context, ids []string) (map[string]bool, error) {
+func existingTemplates(ctx context.Context, db bun.IDB, ids []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	if len(ids) == 0 {
 		return out, nil
 	}
 	var found []string
-	if err := s.db.NewSelect().Model((*templateRow)(nil)).Column("id").Where("id IN (?)", bun.List(ids)).Scan(ctx, &found); err != nil {
+	if err := db.NewSelect().Model((*templateRow)(nil)).Column("id").Where("id IN (?)", bun.List(ids)).Scan(ctx, &found); err != nil {
 		return nil, fmt.Errorf("check templates: %w", err)
 	}
 	for _, id := range found {

@@ -141,7 +141,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 //   - unknown_field: v has no field of that name;
 //   - invalid_type: the value has the wrong JSON type or is out of range;
 //   - invalid_format: the value's type rejects it, as time.Time rejects a
-//     malformed time;
+//     malformed time, or a string bound for a Go string contains an
+//     unpaired UTF-16 surrogate escape such as \ud800, which encoding/json
+//     would silently replace with U+FFFD (see HasLoneSurrogate). Strings
+//     inside json.RawMessage and interface values are not checked for it,
+//     so the code that reads those values can report it in its own terms;
 //   - too_deep: objects and arrays nest deeper than MaxJSONDepth.
 func DecodeJSON(r *http.Request, v any, maxBytes int64) error {
 	if maxBytes <= 0 {
@@ -274,6 +278,7 @@ var errTooDeep = errors.New("too deep")
 // field paths, names Go types, and silently keeps the last of repeated keys.
 type bodyChecker struct {
 	dec     *json.Decoder
+	body    []byte // the input of dec
 	path    []string
 	details []Detail
 	started bool // set once the first token has been read
@@ -282,7 +287,7 @@ type bodyChecker struct {
 // checkBody returns the problems of body for a value of type t, or a fatal
 // *Error when body is not one JSON value or nests too deeply.
 func checkBody(body []byte, t reflect.Type) ([]Detail, error) {
-	c := &bodyChecker{dec: json.NewDecoder(bytes.NewReader(body))}
+	c := &bodyChecker{dec: json.NewDecoder(bytes.NewReader(body)), body: body}
 	c.dec.UseNumber()
 
 	err := c.value(t, 0, false)
@@ -342,6 +347,7 @@ func (c *bodyChecker) value(t reflect.Type, depth int, quoted bool) error {
 		return c.custom(t)
 	}
 
+	start := c.dec.InputOffset()
 	tok, err := c.dec.Token()
 	if err != nil {
 		return err
@@ -359,6 +365,7 @@ func (c *bodyChecker) value(t reflect.Type, depth int, quoted bool) error {
 		return c.array(t, depth+1)
 	case string:
 		c.checkString(t, tok, quoted)
+		c.checkSurrogates(t, tok, start)
 	case json.Number:
 		c.checkNumber(t, tok)
 	case bool:
@@ -504,6 +511,64 @@ func (c *bodyChecker) checkString(t reflect.Type, s string, quoted bool) {
 		}
 	}
 	c.invalidType(t)
+}
+
+// checkSurrogates reports a string s bound for a Go string that came from
+// an unpaired UTF-16 surrogate escape. start is the input offset before the
+// string's token, so the input from there to the decoder's offset is the
+// string literal, after separators that contain no backslash.
+func (c *bodyChecker) checkSurrogates(t reflect.Type, s string, start int64) {
+	if t == nil || t.Kind() != reflect.String || !strings.ContainsRune(s, utf8.RuneError) {
+		return
+	}
+	if HasLoneSurrogate(c.body[start:c.dec.InputOffset()]) {
+		c.add("invalid_format", "包含不成对的 UTF-16 代理项转义（例如 \\ud800），它不是有效字符，请删除",
+			`contains an unpaired UTF-16 surrogate escape such as \ud800, which is not a character; remove it`)
+	}
+}
+
+// HasLoneSurrogate reports whether the JSON string literal in src has a \u
+// escape of an unpaired UTF-16 surrogate: a high surrogate that no escape
+// of a low surrogate directly follows, or a low surrogate without a high
+// one before it. encoding/json decodes such an escape to U+FFFD without an
+// error, so only the source text shows it. A pair such as \ud83d\ude00 (😀)
+// is valid. src may start with separators, such as ": ", that contain no
+// backslash.
+func HasLoneSurrogate(src []byte) bool {
+	for i := 0; i < len(src); i++ {
+		if src[i] != '\\' {
+			continue
+		}
+		r, ok := unicodeEscape(src, i)
+		if !ok {
+			i++ // an escape such as \n or \\; skip the escaped character
+			continue
+		}
+		i += 5 // the last hex digit
+		switch {
+		case r >= 0xD800 && r <= 0xDBFF:
+			low, ok := unicodeEscape(src, i+1)
+			if !ok || low < 0xDC00 || low > 0xDFFF {
+				return true
+			}
+			i += 6
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		}
+	}
+	return false
+}
+
+// unicodeEscape decodes the \uXXXX escape at src[i:].
+func unicodeEscape(src []byte, i int) (rune, bool) {
+	if i+6 > len(src) || src[i] != '\\' || src[i+1] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(src[i+2:i+6]), 16, 16)
+	if err != nil {
+		return 0, false
+	}
+	return rune(n), true
 }
 
 func (c *bodyChecker) checkNumber(t reflect.Type, n json.Number) {

@@ -576,6 +576,12 @@ func TestDecodeJSON_details(t *testing.T) {
 			want: []detail{{"/a~1b~0c", "unknown_field", `"a/b~c"`}}},
 		{name: "array for the body", body: `[1]`,
 			want: []detail{{"", "invalid_type", "must be an object"}}},
+		{name: "lone high surrogate", body: `{"name":{"zh":"a\ud800b"}}`,
+			want: []detail{{"/name/zh", "invalid_format", `unpaired UTF-16 surrogate escape`}}},
+		{name: "lone low surrogate in a string list", body: `{"rooms":[{"tags":["ok", "\udc00"]}]}`,
+			want: []detail{{"/rooms/0/tags/1", "invalid_format", `unpaired UTF-16 surrogate escape`}}},
+		{name: "surrogates in reverse order", body: `{"name":{"en":"\ude00\ud83d"}}`,
+			want: []detail{{"/name/en", "invalid_format", `unpaired UTF-16 surrogate escape`}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -618,6 +624,54 @@ func TestDecodeJSON_acceptsWhatDecodeAccepts(t *testing.T) {
 	}
 	if got.Name.ZH != "东城" || got.Rooms[0].Floor != -3 || got.Small != -128 || got.Quoted != 12 || string(got.Photo) != "hi" {
 		t.Errorf("decoded %+v", got)
+	}
+}
+
+// TestDecodeJSON_acceptsValidSurrogates checks that only unpaired
+// surrogate escapes in Go strings are rejected, and that strings the caller
+// decodes itself keep them.
+func TestDecodeJSON_acceptsValidSurrogates(t *testing.T) {
+	t.Parallel()
+
+	// The name has a pair, an escaped backslash before u, an escaped U+FFFD
+	// and a literal one.
+	body := `{"name":{"zh":"\ud83d\ude00 \\ud800 \ufffd ` + "\uFFFD" + `"},"extra":{"doc":"\ud800"},"any":"\udc00"}`
+	var got roomRequest
+	if err := httpx.DecodeJSON(newBodyRequest(t, "application/json", body, false), &got, 0); err != nil {
+		t.Fatalf("DecodeJSON: %v", err)
+	}
+	if want := "😀 \\ud800 \uFFFD \uFFFD"; got.Name.ZH != want {
+		t.Errorf("name.zh = %q, want %q", got.Name.ZH, want)
+	}
+	if string(got.Extra) != `{"doc":"\ud800"}` {
+		t.Errorf("extra = %s, want the raw JSON unchanged", got.Extra)
+	}
+}
+
+func TestHasLoneSurrogate(t *testing.T) {
+	t.Parallel()
+
+	for _, tt := range []struct {
+		src  string
+		want bool
+	}{
+		{`"a\ud800b"`, true},
+		{`"\udc00"`, true},
+		{`"\ud83dx"`, true},
+		{`"\ud83d\ud83d\ude00"`, true},
+		{`"\ude00\ud83d"`, true},
+		{`"\ud83d\n"`, true},
+		{`: "\ud800"`, true},
+		{`"\ud83d\ude00"`, false},
+		{`"\uD83D\uDE00"`, false},
+		{`"\\ud800"`, false},
+		{`"\\\ud800"`, true},
+		{`"\ufffd"`, false},
+		{`"plain"`, false},
+	} {
+		if got := httpx.HasLoneSurrogate([]byte(tt.src)); got != tt.want {
+			t.Errorf("HasLoneSurrogate(%s) = %v, want %v", tt.src, got, tt.want)
+		}
 	}
 }
 

@@ -97,7 +97,9 @@
 //   - children_not_allowed: a non-container has children, which are not
 //     checked.
 //   - unknown_template: reported by Document.CheckTemplates for a template
-//     id the caller does not know.
+//     id that names no template, in any state. Render applies only the
+//     templates its caller passes in, and the zones function passes only
+//     published ones.
 //   - too_many_problems: the last entry when more than MaxProblems were
 //     found.
 //   - internal: the schema library failed in an unexpected way.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/jingtong/backend/shared/httpx"
 )
 
 // decodeJSON parses data into maps, slices, strings, json.Number, bools and
@@ -155,59 +157,11 @@ func (d *decoder) checkText(s string, start int64) {
 		d.ps.addf(pointer(d.path...), CodeInvalidText,
 			"文本包含空字符（U+0000），请删除。",
 			"text contains a NUL character (U+0000); remove it")
-	case strings.ContainsRune(s, utf8.RuneError) && hasLoneSurrogate(d.data[start:d.dec.InputOffset()]):
+	case strings.ContainsRune(s, utf8.RuneError) && httpx.HasLoneSurrogate(d.data[start:d.dec.InputOffset()]):
 		d.ps.addf(pointer(d.path...), CodeInvalidText,
 			"文本包含不成对的 UTF-16 代理项转义（例如 \\ud800），它不是有效字符，请删除。",
 			`text contains an unpaired UTF-16 surrogate escape such as \ud800, which is not a character; remove it`)
 	}
-}
-
-// hasLoneSurrogate reports whether the JSON string literal in src has a
-// \u escape of a high surrogate not directly followed by one of a low
-// surrogate, or of a low surrogate without a high one before it.
-func hasLoneSurrogate(src []byte) bool {
-	for i := 0; i < len(src); i++ {
-		if src[i] != '\\' {
-			continue
-		}
-
-		r, ok := unicodeEscape(src, i)
-		if !ok {
-			i++ // an escape such as \n or \\; skip the escaped character
-
-			continue
-		}
-
-		i += 5 // the last hex digit
-
-		switch {
-		case r >= 0xD800 && r <= 0xDBFF:
-			low, ok := unicodeEscape(src, i+1)
-			if !ok || low < 0xDC00 || low > 0xDFFF {
-				return true
-			}
-
-			i += 6
-		case r >= 0xDC00 && r <= 0xDFFF:
-			return true
-		}
-	}
-
-	return false
-}
-
-// unicodeEscape decodes the \uXXXX escape at src[i:].
-func unicodeEscape(src []byte, i int) (rune, bool) {
-	if i+6 > len(src) || src[i] != '\\' || src[i+1] != 'u' {
-		return 0, false
-	}
-
-	n, err := strconv.ParseUint(string(src[i+2:i+6]), 16, 16)
-	if err != nil {
-		return 0, false
-	}
-
-	return rune(n), true
 }
 
 // errTrailingData rejects documents such as `{} {}`.

@@ -43,7 +43,9 @@ func Validate(doc []byte) (*Document, []Problem) {
 }
 
 // CheckTemplates reports an unknown_template problem for each template id
-// of the document for which known returns false. Validate cannot check this
+// of the document for which known returns false. known reports whether a
+// template with the id exists, in any state, because the message states
+// that a template need not be published. Validate cannot check this
 // because it does not know which templates exist.
 func (d *Document) CheckTemplates(known func(id string) bool) []Problem {
 	var ps problems
@@ -51,8 +53,8 @@ func (d *Document) CheckTemplates(known func(id string) bool) []Problem {
 	for i, id := range d.Templates {
 		if !known(id) {
 			ps.addf(joinIndex("", "templates", i), CodeUnknownTemplate,
-				fmt.Sprintf("模板 %q 不存在或未发布。", id),
-				fmt.Sprintf("template %q does not exist or is not published", id))
+				fmt.Sprintf("模板 %q 不存在。页面引用的模板必须存在，但不必已发布。", id),
+				fmt.Sprintf("template %q does not exist; a page may name only templates that exist, published or not", id))
 		}
 	}
 
