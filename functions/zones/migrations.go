@@ -3,6 +3,7 @@ package zones
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -157,6 +158,28 @@ var migrations = []store.Migration{
 		`INSERT INTO zone_seed_ledger (entity_type, entity_id, recorded_at)
 			SELECT entity_type, entity_id, MIN(at) FROM zone_oplog GROUP BY entity_type, entity_id`,
 	)},
+
+	// Until this migration the search row of a service contained the names
+	// of every zone it was attached to, so search matched the names of draft
+	// zones. Zone names now have rows of their own, which a search joins
+	// only through zones that are published and shown on its channel. The
+	// migration rebuilds the index, which drops zone names from the service
+	// rows.
+	{Name: "0003_index_zone_names", Up: func(ctx context.Context, tx bun.Tx) error {
+		err := execAll(
+			`CREATE TABLE zone_name_search (
+				zone_id VARCHAR(63) PRIMARY KEY REFERENCES zones (id) ON DELETE CASCADE,
+				terms TEXT NOT NULL,
+				pinyin TEXT NOT NULL,
+				initials TEXT NOT NULL,
+				updated_at TIMESTAMP NOT NULL
+			)`,
+		)(ctx, tx)
+		if err != nil {
+			return err
+		}
+		return rebuildSearchIndex(ctx, tx, time.Now().UTC().Truncate(time.Microsecond))
+	}},
 }
 
 // Migrate brings the zones schema in db to the newest version.

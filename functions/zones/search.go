@@ -9,17 +9,25 @@ import (
 )
 
 // Search matching works on three forms of every term, computed when a
-// service is written and stored in zone_service_search:
+// service or a zone is written:
 //
 //   - the term itself, lowercased (婚育一件事, marriage and childbirth);
 //   - its toneless pinyin without separators (hunyuyijianshi);
 //   - its pinyin initials (hyyjs).
 //
-// The terms of a service are its Chinese and English names, its keywords
-// and the names of the zones it is attached to. For the pinyin forms the
-// index also stores every suffix that starts at a syllable boundary
-// (yijianshi, jianshi, shi), so a prefix match on "|"-separated values
-// finds a query that starts at any syllable: "jjz" finds 办理进京证.
+// The terms of a service are its Chinese and English names and its
+// keywords, stored in zone_service_search. The names of the zones it is
+// attached to are terms of the service too, but only while a citizen could
+// open the zone. That is while the zone is published and, for a search on
+// one channel, shown on that channel. So each zone's names are stored once,
+// in zone_name_search, and a search joins them through the zone's links
+// and checks the zone's status and channels when it runs. Publishing,
+// unpublishing or attaching a service then changes no stored row.
+//
+// For the pinyin forms the index also stores every suffix that starts at a
+// syllable boundary (yijianshi, jianshi, shi), so a prefix match on
+// "|"-separated values finds a query that starts at any syllable: "jjz"
+// finds 办理进京证.
 //
 // Many characters have several readings, and the right one depends on the
 // word: 行 is xing in 出行 but hang in 银行. The index therefore stores the
@@ -70,9 +78,15 @@ type searchDoc struct {
 	NameEN       string
 	NamePinyin   string
 	NameInitials string
-	Terms        string
-	Pinyin       string
-	Initials     string
+	termForms
+}
+
+// termForms is the plain, pinyin and initials forms of a list of terms,
+// each a list of values that joinValues wrote.
+type termForms struct {
+	Terms    string
+	Pinyin   string
+	Initials string
 }
 
 // normalizeTerm lowercases s, removes the separator and collapses runs of
@@ -245,18 +259,22 @@ func readingForms(syl []string) (full, initials string, fullSuffixes, initialSuf
 	return full, initials, fullSuffixes, initialSuffixes
 }
 
-// buildSearchDoc computes the search row of a service attached to zones
-// with the given names.
-func buildSearchDoc(r *serviceRow, zoneNames []Text) searchDoc {
+// buildSearchDoc computes the search row of a service from its names and
+// keywords.
+func buildSearchDoc(r *serviceRow) searchDoc {
 	doc := searchDoc{Name: normalizeTerm(r.Name.ZH), NameEN: normalizeTerm(r.Name.EN)}
 	doc.NamePinyin, doc.NameInitials, _, _ = pinyinForms(r.Name.ZH)
+	doc.termForms = buildTermForms(append([]string{r.Name.ZH, r.Name.EN}, r.Keywords...))
+	return doc
+}
 
-	terms := []string{r.Name.ZH, r.Name.EN}
-	terms = append(terms, r.Keywords...)
-	for _, z := range zoneNames {
-		terms = append(terms, z.ZH, z.EN)
-	}
+// buildZoneTerms computes the search terms of a zone from its names.
+func buildZoneTerms(name Text) termForms {
+	return buildTermForms([]string{name.ZH, name.EN})
+}
 
+// buildTermForms computes the plain, pinyin and initials values of terms.
+func buildTermForms(terms []string) termForms {
 	var plain, full, initials []string
 	for _, t := range terms {
 		t = normalizeTerm(t)
@@ -273,10 +291,7 @@ func buildSearchDoc(r *serviceRow, zoneNames []Text) searchDoc {
 			initials = append(initials, i...)
 		}
 	}
-	doc.Terms = joinValues(plain)
-	doc.Pinyin = joinValues(full)
-	doc.Initials = joinValues(initials)
-	return doc
+	return termForms{Terms: joinValues(plain), Pinyin: joinValues(full), Initials: joinValues(initials)}
 }
 
 // joinValues returns "|a|b|" for a and b, without duplicates, or "" for

@@ -211,7 +211,9 @@ func (run *seedRun) claim(ctx context.Context, entityType, id string, exists fun
 	return !found, nil
 }
 
+// zones inserts the missing zones and indexes their names for search.
 func (run *seedRun) zones(ctx context.Context) error {
+	var inserted []string
 	for _, z := range run.cat.zones {
 		insert, err := run.claim(ctx, EntityZone, z.ID, exists[zoneRow])
 		if err != nil {
@@ -229,9 +231,10 @@ func (run *seedRun) zones(ctx context.Context) error {
 			return err
 		}
 		run.freshZones[z.ID] = true
+		inserted = append(inserted, z.ID)
 		run.res.Zones++
 	}
-	return nil
+	return run.s.refreshZoneSearch(ctx, run.tx, inserted...)
 }
 
 // services inserts the missing services, attaches them to those of their

@@ -66,7 +66,7 @@ var zoneKind = &entityKind[zoneRow]{
 		return nil
 	},
 	// Deleting a zone detaches its services, which changes their zone
-	// lists and their search terms.
+	// lists. The zone's search row goes with it, through ON DELETE CASCADE.
 	onDelete: func(ctx context.Context, s *Store, tx bun.Tx, r *zoneRow) error {
 		ids, err := zoneServiceIDs(ctx, tx, r.ID)
 		if err != nil {
@@ -81,7 +81,7 @@ var zoneKind = &entityKind[zoneRow]{
 		if err := s.bumpVersions(ctx, tx, (*serviceRow)(nil), ids); err != nil {
 			return fmt.Errorf("bump services of zone %q: %w", r.ID, err)
 		}
-		return s.refreshSearch(ctx, tx, ids...)
+		return nil
 	},
 }
 
@@ -147,6 +147,9 @@ func (s *Store) CreateZone(ctx context.Context, actor string, z Zone) (Zone, err
 			}
 			return fmt.Errorf("insert zone %q: %w", z.ID, err)
 		}
+		if err := s.refreshZoneSearch(ctx, tx, z.ID); err != nil {
+			return err
+		}
 		return s.logOp(ctx, tx, actor, ActionCreate, EntityZone, z.ID, nil, r.zone())
 	})
 	if err != nil {
@@ -178,7 +181,7 @@ func (s *Store) UpdateZone(ctx context.Context, actor string, z Zone) (Zone, err
 
 		// Zone names are search terms of the zone's services.
 		if old.Name != r.Name {
-			if err := s.refreshZoneServices(ctx, tx, z.ID); err != nil {
+			if err := s.refreshZoneSearch(ctx, tx, z.ID); err != nil {
 				return err
 			}
 		}
@@ -263,29 +266,13 @@ func (s *Store) SetZoneServices(ctx context.Context, actor, zoneID string, versi
 		if err := updateRow[zoneRow](ctx, tx, z, version); err != nil {
 			return err
 		}
-		// A reorder changes no search row: zone names are terms, positions
-		// are not.
-		if err := s.refreshSearch(ctx, tx, changed...); err != nil {
-			return err
-		}
+		// Links change no search row, because a search joins the zone's
+		// names through them.
 		out = z.zone()
 		return s.logOp(ctx, tx, actor, ActionReorder, EntityZone, zoneID,
 			map[string]any{"services": before}, map[string]any{"services": nonNil(ids)})
 	})
 	return out, err
-}
-
-// refreshZoneServices refreshes the search rows of every service attached
-// to the zone, whose lock the caller holds.
-func (s *Store) refreshZoneServices(ctx context.Context, tx bun.Tx, zoneID string) error {
-	ids, err := zoneServiceIDs(ctx, tx, zoneID)
-	if err != nil {
-		return err
-	}
-	if err := lockRows(ctx, tx, (*serviceRow)(nil), ids); err != nil {
-		return fmt.Errorf("lock services of zone %q: %w", zoneID, err)
-	}
-	return s.refreshSearch(ctx, tx, ids...)
 }
 
 // symmetricDifference returns the ids in exactly one of a and b.
