@@ -4,14 +4,17 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/mozillazg/go-pinyin"
+	"golang.org/x/text/width"
 )
 
 // Search matching works on three forms of every term, computed when a
 // service or a zone is written:
 //
-//   - the term itself, lowercased (婚育一件事, marriage and childbirth);
+//   - the term itself, normalised by normalizeTerm (婚育一件事, marriage and
+//     childbirth);
 //   - its toneless pinyin without separators (hunyuyijianshi);
 //   - its pinyin initials (hyyjs).
 //
@@ -89,11 +92,62 @@ type termForms struct {
 	Initials string
 }
 
-// normalizeTerm lowercases s, removes the separator and collapses runs of
-// white space into one space.
+// normalizeTerm returns the form of s that the index stores and that a
+// query is matched in. Terms and queries both go through it, so they
+// compare alike. It
+//
+//   - folds width variants with width.Fold, the width part of NFKC. So
+//     full-width ASCII letters, digits and punctuation (U+FF01 to U+FF5E)
+//     become ASCII, and the ideographic space U+3000 becomes a space;
+//   - lowercases;
+//   - turns the separator into a space;
+//   - drops white space next to a Han character, because Chinese has no
+//     spaces between words: 婚 育 becomes 婚育 and ETC 办理 becomes etc办理;
+//   - collapses other runs of white space into one space, which keeps
+//     English names such as "work permit" apart, and trims the ends.
+//
+// The result never has more runes than s, which FuzzNormalizeTerm checks.
 func normalizeTerm(s string) string {
+	s = strings.ToLower(width.Fold.String(s))
 	s = strings.ReplaceAll(s, termSeparator, " ")
-	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
+	fields := strings.Fields(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	for i, f := range fields {
+		if i > 0 && !isHan(lastRune(fields[i-1])) && !isHan(firstRune(f)) {
+			b.WriteByte(' ')
+		}
+		b.WriteString(f)
+	}
+	return b.String()
+}
+
+// isHan reports whether r is a Han character.
+func isHan(r rune) bool {
+	return unicode.Is(unicode.Han, r)
+}
+
+// firstRune returns the first rune of s, which must not be empty.
+func firstRune(s string) rune {
+	r, _ := utf8.DecodeRuneInString(s)
+	return r
+}
+
+// lastRune returns the last rune of s, which must not be empty.
+func lastRune(s string) rune {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return r
+}
+
+// searchable reports whether s contains a letter, including a Han
+// character, or a digit. A query without one is treated as empty.
+func searchable(s string) bool {
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsNumber(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // pinyinArgs selects every toneless reading of a character, most common
@@ -260,10 +314,11 @@ func readingForms(syl []string) (full, initials string, fullSuffixes, initialSuf
 }
 
 // buildSearchDoc computes the search row of a service from its names and
-// keywords.
+// keywords. The name's pinyin comes from its normalised form, as for every
+// term, so full-width letters and digits read as ASCII ones.
 func buildSearchDoc(r *serviceRow) searchDoc {
 	doc := searchDoc{Name: normalizeTerm(r.Name.ZH), NameEN: normalizeTerm(r.Name.EN)}
-	doc.NamePinyin, doc.NameInitials, _, _ = pinyinForms(r.Name.ZH)
+	doc.NamePinyin, doc.NameInitials, _, _ = pinyinForms(doc.Name)
 	doc.termForms = buildTermForms(append([]string{r.Name.ZH, r.Name.EN}, r.Keywords...))
 	return doc
 }
@@ -316,15 +371,27 @@ func joinValues(values []string) string {
 
 // searchQuery is a normalised search query.
 type searchQuery struct {
-	// Text is the query lowercased with white space collapsed.
+	// Text is the query as normalizeTerm writes it, matched against the
+	// terms. It is empty for a query without a letter or digit, such as "|".
 	Text string
 	// Compact is Text without spaces, matched against pinyin forms. It is
-	// empty unless the query is only ASCII letters, digits and spaces.
+	// empty unless Text is only ASCII letters, digits and spaces, which
+	// full-width ｈｕｎｙｕ is after normalisation.
 	Compact string
 }
 
+// parseSearchQuery normalises the query q. The search handler calls it to
+// reject a query without a letter or digit, and SearchServices to match.
+//
+// NOTE: a query that mixes Han characters with the pinyin of others, such
+// as 进京zheng, gets no Compact form, so it matches only terms that contain
+// it as typed.
 func parseSearchQuery(q string) searchQuery {
-	sq := searchQuery{Text: normalizeTerm(q)}
+	text := normalizeTerm(q)
+	if !searchable(text) {
+		return searchQuery{}
+	}
+	sq := searchQuery{Text: text}
 	compact := strings.ReplaceAll(sq.Text, " ", "")
 	for _, r := range compact {
 		if r >= unicode.MaxASCII || (!unicode.IsLetter(r) && !unicode.IsDigit(r)) {

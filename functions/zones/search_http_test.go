@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,6 +143,136 @@ func TestMigrateReindexesZoneNames(t *testing.T) {
 			if ids := searchIDs(t, s, q, SearchFilter{}); !slices.Equal(ids, []string{"wedding"}) {
 				t.Errorf("search %q after migrating = %v, want [wedding]", q, ids)
 			}
+		}
+	})
+}
+
+// TestSearchHTTPNormalisesQuery checks the search route with queries typed
+// with full-width characters, the ideographic space or spaces between
+// Chinese characters: each finds what its plain form finds. A query without
+// a letter or digit gets a detail that names that problem.
+func TestSearchHTTPNormalisesQuery(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *bun.DB) {
+		e := newSeededEnv(t, db)
+		ids := func(q string) (int, []string) {
+			t.Helper()
+			list := searchBody(t, e, "page_size=100&q="+url.QueryEscape(q))
+			var out []string
+			for _, v := range list.Data {
+				out = append(out, v.ID)
+			}
+			return list.Total, out
+		}
+
+		for _, tt := range []struct{ q, like string }{
+			{"ｈｕｎｙｕ", "hunyu"},
+			{"婚 育", "婚育"},
+			{"进 京 证", "进京证"},
+			{"１２３４５", "12345"},
+			{"婚\u3000育", "婚育"},
+			{"ｈｕｎ\u3000ｙｕ", "hunyu"},
+			{"ＨｕｎＹｕ", "HunYu"},
+			{"hun yu", "hunyu"},
+			{"e 窗通", "e窗通"},
+			{"ｗｏｒｋ\u3000ｐｅｒｍｉｔ", "work permit"},
+		} {
+			wantTotal, want := ids(tt.like)
+			if wantTotal == 0 {
+				t.Fatalf("search %q found nothing; the seeded catalogue should match it", tt.like)
+			}
+			if total, got := ids(tt.q); total != wantTotal || !slices.Equal(got, want) {
+				t.Errorf("search %q = %d %v, want %d %v as for %q", tt.q, total, got, wantTotal, want, tt.like)
+			}
+		}
+
+		// The 64-character limit counts the query as sent.
+		for _, q := range []string{strings.Repeat("ａ", maxQueryRunes), strings.Repeat("婚 ", maxQueryRunes/2)} {
+			expectStatus(t, e.get("/services/search?q="+url.QueryEscape(q)), http.StatusOK)
+		}
+
+		for _, tt := range []struct {
+			q, reason, zh, en string
+		}{
+			{"|", "invalid_format", "不含可搜索的字符", "has no searchable characters"},
+			{"｜", "invalid_format", "不含可搜索的字符", "has no searchable characters"},
+			{" ", "invalid_format", "不含可搜索的字符", "has no searchable characters"},
+			{"\u3000", "invalid_format", "不含可搜索的字符", "has no searchable characters"},
+			{"%", "invalid_format", "不含可搜索的字符", "has no searchable characters"},
+			{"（，。）", "invalid_format", "不含可搜索的字符", "has no searchable characters"},
+			{"", "required", "必填", "is required"},
+			{"婚\x00育", "invalid_format", "无效的 UTF-8", "invalid UTF-8"},
+			{"\xff", "invalid_format", "无效的 UTF-8", "invalid UTF-8"},
+			{strings.Repeat("ａ", maxQueryRunes+1), "too_long", "最多 64 个字符，当前 65 个", "at most 64 characters, got 65"},
+			{strings.Repeat(" ", maxQueryRunes+1), "too_long", "最多 64 个字符", "at most 64 characters"},
+		} {
+			for _, lang := range []string{"zh", "en"} {
+				b := expectError(t, e.get("/services/search?lang="+lang+"&q="+url.QueryEscape(tt.q)),
+					http.StatusBadRequest, "INVALID_REQUEST")
+				want := tt.zh
+				if lang == "en" {
+					want = tt.en
+				}
+				if len(b.Error.Details) != 1 {
+					t.Errorf("search %q in %s: details %+v, want one", tt.q, lang, b.Error.Details)
+					continue
+				}
+				d := b.Error.Details[0]
+				if d.Path != "q" || d.Reason != tt.reason {
+					t.Errorf("search %q in %s: detail %s %s, want q %s", tt.q, lang, d.Path, d.Reason, tt.reason)
+				}
+				if !strings.Contains(d.Message, want) {
+					t.Errorf("search %q in %s: message %q, want it to contain %q", tt.q, lang, d.Message, want)
+				}
+			}
+		}
+		b := expectError(t, e.get("/services/search"), http.StatusBadRequest, "INVALID_REQUEST")
+		if len(b.Error.Details) != 1 || b.Error.Details[0].Reason != "required" {
+			t.Errorf("search without q: details %+v, want one required", b.Error.Details)
+		}
+	})
+}
+
+// TestMigrateNormalisesSearchTerms starts from a database at migration 0003
+// whose search row contains terms as earlier releases wrote them, with
+// full-width characters and spaces next to Chinese characters. Normalised
+// queries do not match such rows, so migrating must rebuild them.
+func TestMigrateNormalisesSearchTerms(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		if err := store.Migrate(ctx, db, "zones", migrations[:3]); err != nil {
+			t.Fatalf("migrate to 0003: %v", err)
+		}
+		now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+		meta := rowMeta{Status: StatusPublished, Version: 1, CreatedAt: now, UpdatedAt: now}
+		svc := &serviceRow{ID: "etc-apply", Type: ServiceH5, Name: Text{ZH: "ETC 办理（高速）", EN: "ETC application"},
+			URL: "/h5/etc-apply", Channels: []Channel{}, Licences: []string{}, Prefill: []string{},
+			Keywords: []string{"１２３４５ 热线"}, rowMeta: meta}
+		stale := &searchRow{ServiceID: "etc-apply", Name: "etc 办理（高速）", NameEN: "etc application",
+			NamePinyin: "etcbanligaosu", NameInitials: "eblgs",
+			Terms:    "|etc 办理（高速）|etc application|１２３４５ 热线|",
+			Pinyin:   "|etcbanligaosu|banligaosu|ligaosu|gaosu|su|rexian|xian|",
+			Initials: "|eblgs|blgs|lgs|gs|s|rx|x|", UpdatedAt: now}
+		for _, m := range []any{svc, stale} {
+			if _, err := db.NewInsert().Model(m).Exec(ctx); err != nil {
+				t.Fatalf("insert %T: %v", m, err)
+			}
+		}
+
+		s := newTestStore(t, db) // applies the remaining migrations
+		for _, q := range []string{"ETC 办理", "etc办理", "办理（高速）", "办理(高速)", "１２３４５ 热线", "12345热线",
+			"12345rexian", "etc application", "ebl", "gaosu"} {
+			if ids := searchIDs(t, s, q, SearchFilter{}); !slices.Equal(ids, []string{"etc-apply"}) {
+				t.Errorf("search %q after migrating = %v, want [etc-apply]", q, ids)
+			}
+		}
+		// The indexed name is in the normalised form, which a query for the
+		// whole name must equal to rank first.
+		var row searchRow
+		if err := db.NewSelect().Model(&row).Where("service_id = ?", "etc-apply").Scan(ctx); err != nil {
+			t.Fatalf("read search row: %v", err)
+		}
+		if row.Name != parseSearchQuery("ETC 办理（高速）").Text {
+			t.Errorf("indexed name = %q, want the normalised query %q", row.Name, parseSearchQuery("ETC 办理（高速）").Text)
 		}
 	})
 }

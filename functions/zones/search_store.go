@@ -37,9 +37,14 @@ type zoneSearchRow struct {
 }
 
 // searchColumns and zoneSearchColumns are the columns that the index writes
-// besides the keys. Migration 0003 builds the index with the functions
-// below, so they read and write only columns that exist after it. A later
-// migration that adds a search column must keep 0003 working.
+// besides the keys. Migrations 0003 and 0004 build the index with the
+// functions below, so they read and write only columns that exist after
+// 0003. A later migration that adds a search column must keep 0003 and 0004
+// working.
+//
+// A change to what the index stores, such as to normalizeTerm or to the
+// pinyin forms, needs a migration that rebuilds the index, as 0004 does.
+// Rows written before keep the old forms, which new queries may not match.
 var (
 	searchColumns     = []string{"name", "name_en", "name_pinyin", "name_initials", "terms", "pinyin", "initials", "updated_at"}
 	zoneSearchColumns = []string{"terms", "pinyin", "initials", "updated_at"}
@@ -181,9 +186,11 @@ type SearchFilter struct {
 }
 
 // SearchServices returns the published services matching q, best matches
-// first, and the number of matches. A query matches a service when it
-// occurs in one of its terms, or when its letters start the full pinyin or
-// the initials of a term at any syllable. The terms of a service are its
+// first, and the number of matches. parseSearchQuery normalises q as
+// normalizeTerm normalised the terms, and a query without a letter or digit
+// matches nothing. A query matches a service when it occurs in one of its
+// terms, or when its letters start the full pinyin or the initials of a
+// term at any syllable. The terms of a service are its
 // names and keywords, and the names of the attached zones that a citizen
 // could open, which are those published and shown on f.Channel. Exact
 // matches of the service name (in either language, pinyin or initials)

@@ -2,9 +2,12 @@ package zones
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
@@ -50,6 +53,49 @@ func TestParseSearchQuery(t *testing.T) {
 		{"进京证", "进京证", ""},
 		{"a|b", "a b", "ab"},
 		{"50%", "50%", ""},
+
+		// Full-width letters, digits and punctuation read as ASCII.
+		{"ｈｕｎｙｕ", "hunyu", "hunyu"},
+		{"ＨｕｎＹｕ", "hunyu", "hunyu"},
+		{"ＪＪＺ", "jjz", "jjz"},
+		{"１２３４５", "12345", "12345"},
+		{"（京津冀）", "(京津冀)", ""},
+		{"ａ｜ｂ", "a b", "ab"},
+		{"５０％", "50%", ""},
+
+		// The ideographic space is a space.
+		{"ｈｕｎ\u3000ｙｕ", "hun yu", "hunyu"},
+		{"work\u3000permit", "work permit", "workpermit"},
+
+		// White space next to a Han character goes. Between Latin words it
+		// stays, because English names are indexed with their spaces.
+		{"婚 育", "婚育", ""},
+		{"进 京 证", "进京证", ""},
+		{"婚\u3000育", "婚育", ""},
+		{" 进京证 ", "进京证", ""},
+		{"婚育 一件事", "婚育一件事", ""},
+		{"work  permit", "work permit", "workpermit"},
+		{"Beijing entry", "beijing entry", "beijingentry"},
+
+		// Mixed Chinese and Latin input.
+		{"ETC 办理", "etc办理", ""},
+		{"ＥＴＣ\u3000办理", "etc办理", ""},
+		{"１２３４５ 热线", "12345热线", ""},
+		{"e 窗通", "e窗通", ""},
+		{"hun 育", "hun育", ""},
+		{"进京证 jjz", "进京证jjz", ""},
+		{"beijing 进京证 permit", "beijing进京证permit", ""},
+
+		// Nothing searchable: punctuation, symbols and spaces only.
+		{"|", "", ""},
+		{"｜", "", ""},
+		{"%", "", ""},
+		{"_", "", ""},
+		{"（）", "", ""},
+		{"   ", "", ""},
+		{"\u3000", "", ""},
+		{"| ｜ ，。", "", ""},
+		{"", "", ""},
 	}
 	for _, tt := range tests {
 		got := parseSearchQuery(tt.in)
@@ -57,6 +103,102 @@ func TestParseSearchQuery(t *testing.T) {
 			t.Errorf("parseSearchQuery(%q) = %+v, want text %q compact %q", tt.in, got, tt.text, tt.compact)
 		}
 	}
+}
+
+// TestSearchDocNormalised checks that the index normalises terms as
+// parseSearchQuery normalises queries, so that a query typed with
+// full-width characters or spaces finds the term it spells.
+func TestSearchDocNormalised(t *testing.T) {
+	doc := buildSearchDoc(&serviceRow{
+		Name:     Text{ZH: "ＥＴＣ 办理", EN: "ETC  Application"},
+		Keywords: []string{"１２３４５ 热线", "高速\u3000通行", "新生儿入户（出生登记）"},
+	})
+	if doc.Name != "etc办理" || doc.NameEN != "etc application" {
+		t.Errorf("names = %q, %q; want etc办理, etc application", doc.Name, doc.NameEN)
+	}
+	if doc.NamePinyin != "etcbanli" || doc.NameInitials != "ebl" {
+		t.Errorf("name forms = %q, %q; want etcbanli, ebl", doc.NamePinyin, doc.NameInitials)
+	}
+	for _, want := range []string{"|etc办理|", "|etc application|", "|12345热线|", "|高速通行|", "|新生儿入户(出生登记)|"} {
+		if !strings.Contains(doc.Terms, want) {
+			t.Errorf("terms lack %s: %s", want, doc.Terms)
+		}
+	}
+	for _, want := range []string{"|12345rexian|", "|gaosutongxing|", "|chushengdengji|"} {
+		if !strings.Contains(doc.Pinyin, want) {
+			t.Errorf("pinyin values lack %s: %s", want, doc.Pinyin)
+		}
+	}
+	for _, q := range []string{"ETC 办理", "ｅｔｃ办理", "12345 热线", "１２３４５热线", "高速 通行", "高 速 通 行",
+		"入户(出生登记)", "入户（出生登记）", "etc application", "ＥＴＣ\u3000Ａｐｐｌｉｃａｔｉｏｎ"} {
+		if sq := parseSearchQuery(q); sq.Text == "" || !strings.Contains(doc.Terms, sq.Text) {
+			t.Errorf("query %q normalises to %q, which no term contains: %s", q, sq.Text, doc.Terms)
+		}
+	}
+}
+
+// FuzzNormalizeTerm checks normalizeTerm, which terms and queries share.
+// Its result must not change in a second pass or be longer than its input.
+// It must have no full-width ASCII, ideographic space, separator, or space
+// at the ends or next to a Han character. A query must match the term it
+// was typed from, and the handler must accept exactly the queries within
+// the limits that have a letter or digit.
+func FuzzNormalizeTerm(f *testing.F) {
+	for _, seed := range []string{"hunyu", "ｈｕｎｙｕ", "婚 育", "进 京 证", "婚\u3000育", "ＨｕｎＹｕ", "１２３４５",
+		"|", "｜", "（）", " ", "\u3000", "work  permit", "ETC 办理", "e 窗通", "新生儿入户（出生登记）", "ｶﾀｶﾅ",
+		"\u00a0婚\u2003育\u00a0", "İ", "\xff", "婚\x00育"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := normalizeTerm(s)
+		if again := normalizeTerm(n); again != n {
+			t.Fatalf("normalizeTerm(%q) = %q, and again %q", s, n, again)
+		}
+		if strings.Contains(n, termSeparator) {
+			t.Fatalf("normalizeTerm(%q) = %q keeps the separator", s, n)
+		}
+		if n != strings.Join(strings.Fields(n), " ") {
+			t.Fatalf("normalizeTerm(%q) = %q has spaces at the ends or in a run", s, n)
+		}
+		prev := rune(-1)
+		for _, r := range n {
+			if (r >= 0xFF01 && r <= 0xFF5E) || r == 0x3000 {
+				t.Fatalf("normalizeTerm(%q) = %q keeps the full-width %U", s, n, r)
+			}
+			if unicode.IsSpace(r) && r != ' ' {
+				t.Fatalf("normalizeTerm(%q) = %q keeps the white space %U", s, n, r)
+			}
+			if (r == ' ' && isHan(prev)) || (prev == ' ' && isHan(r)) {
+				t.Fatalf("normalizeTerm(%q) = %q keeps a space next to a Han character", s, n)
+			}
+			prev = r
+		}
+		if utf8.ValidString(s) && utf8.RuneCountInString(n) > utf8.RuneCountInString(s) {
+			t.Fatalf("normalizeTerm(%q) = %q is longer than its input", s, n)
+		}
+
+		sq := parseSearchQuery(s)
+		if sq.Text != "" && sq.Text != n {
+			t.Fatalf("parseSearchQuery(%q).Text = %q, want %q as normalizeTerm gives", s, sq.Text, n)
+		}
+		if (sq.Text != "") != searchable(n) {
+			t.Fatalf("parseSearchQuery(%q).Text = %q, want it empty exactly when %q has no letter or digit", s, sq.Text, n)
+		}
+		if sq.Text != "" && !strings.Contains(buildTermForms([]string{s}).Terms, termSeparator+sq.Text+termSeparator) {
+			t.Fatalf("the query %q does not match the term it was typed from", s)
+		}
+
+		var c checker
+		c.searchText("q", s)
+		valid := s != "" && utf8.ValidString(s) && !strings.ContainsRune(s, 0) &&
+			utf8.RuneCountInString(s) <= maxQueryRunes && sq.Text != ""
+		if valid != (len(c.details) == 0) {
+			t.Fatalf("searchText(%q) reports %+v, want valid = %v", s, c.details, valid)
+		}
+		if len(c.details) > 1 {
+			t.Fatalf("searchText(%q) reports %d details, want at most 1: %+v", s, len(c.details), c.details)
+		}
+	})
 }
 
 // searchIDs returns the ids of the services SearchServices finds for q.
@@ -106,7 +248,7 @@ func TestSearchServices(t *testing.T) {
 			}
 		}
 
-		for _, q := range []string{"%", "_", `\`, "x' OR '1'='1", "zzzzqqq"} {
+		for _, q := range []string{"%", "_", `\`, "婚%", "%育", "h_y", `婚\`, "x' OR '1'='1", "zzzzqqq"} {
 			if ids := searchIDs(t, s, q, SearchFilter{}); len(ids) != 0 {
 				t.Errorf("search %q = %v, want nothing: LIKE wildcards in the query must be literal", q, ids)
 			}
@@ -117,6 +259,124 @@ func TestSearchServices(t *testing.T) {
 			v, _ := s.GetService(ctx, id, true)
 			if !slices.Contains(v.Zones, "cross-province") {
 				t.Errorf("search hy in cross-province returned %s of zones %v", id, v.Zones)
+			}
+		}
+	})
+}
+
+// searchBefore is what the seeded catalogue returned, in order, for
+// queries that normalisation must not change, recorded before search folded
+// widths and dropped the spaces next to Han characters.
+var searchBefore = map[string][]string{
+	"hunyu":  marriageZoneHits,
+	"HunYu":  marriageZoneHits,
+	"hun yu": marriageZoneHits,
+	"婚育":     marriageZoneHits,
+	"hy": {"marriage-record-query", "marriage-registration-cross-province", "bank-account-booking",
+		"birth-medical-certificate", "childcare-subsidy-application", "divorce-registration-booking",
+		"funeral-service-booking", "joint-completion-acceptance", "marriage-registration-booking",
+		"maternal-child-health-handbook", "maternity-allowance-claim", "newborn-household-registration",
+		"newborn-medical-insurance"},
+	"jjz": {"beijing-entry-permit", "kindergarten-enrollment", "provident-fund-account-query",
+		"provident-fund-deposit-certificate", "provident-fund-inheritance", "provident-fund-mutual-loan",
+		"provident-fund-transfer", "survivor-benefit-claim"},
+	"进京证":           {"beijing-entry-permit"},
+	"jinjingzheng":  {"beijing-entry-permit"},
+	"Beijing entry": {"beijing-entry-permit"},
+	"work permit":   {"foreigner-work-permit"},
+	"work": {"work-injury-recognition", "foreigner-work-permit", "flexible-employment-insurance",
+		"flexible-employment-medical"},
+	"Marriage registration": {"marriage-record-query", "marriage-registration-booking",
+		"marriage-registration-cross-province"},
+	"yinhang":     {"bank-account-booking"},
+	"12345":       {"citizen-hotline-12345", "citizen-hotline-foreign-language"},
+	"e窗通":         {"business-startup-online"},
+	"新生儿入户（出生登记）": {"newborn-household-registration"},
+}
+
+// marriageZoneHits is what searchBefore lists for 婚育 and its pinyin: the
+// services of the 婚育 zone, which match by the zone's name.
+var marriageZoneHits = []string{"birth-medical-certificate", "childcare-subsidy-application",
+	"divorce-registration-booking", "marriage-record-query", "marriage-registration-booking",
+	"maternal-child-health-handbook", "maternity-allowance-claim", "newborn-household-registration",
+	"newborn-medical-insurance"}
+
+// TestSearchNormalisedQueries checks, on the seeded catalogue, that a query
+// typed with full-width characters, the ideographic space or spaces between
+// Chinese characters finds what its plain form finds, and that the queries
+// of searchBefore still find what they found before normalisation.
+func TestSearchNormalisedQueries(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		if _, err := Seed(ctx, db); err != nil {
+			t.Fatalf("seed: %v", err)
+		}
+		s := newTestStore(t, db)
+
+		for _, q := range slices.Sorted(maps.Keys(searchBefore)) {
+			if got := searchIDs(t, s, q, SearchFilter{}); !slices.Equal(got, searchBefore[q]) {
+				t.Errorf("search %q = %v, want %v as before", q, got, searchBefore[q])
+			}
+		}
+
+		for _, tt := range []struct{ q, like string }{
+			// Full-width letters and spaces between Chinese characters.
+			{"hunyu", "hunyu"},
+			{"ｈｕｎｙｕ", "hunyu"},
+			{"婚育", "婚育"},
+			{"婚 育", "婚育"},
+			{"进 京 证", "进京证"},
+			// Case and spaces in pinyin, as before.
+			{"HunYu", "hunyu"},
+			{"hun yu", "hunyu"},
+			{"ＨｕｎＹｕ", "hunyu"},
+			{"ＨＹ", "hy"},
+			{"ｊｊｚ", "jjz"},
+			// Full-width digits.
+			{"１２３４５", "12345"},
+			// The ideographic space.
+			{"婚\u3000育", "婚育"},
+			{"ｈｕｎ\u3000ｙｕ", "hunyu"},
+			{"\u3000进京证\u3000", "进京证"},
+			{"work\u3000permit", "work permit"},
+			{"ｗｏｒｋ\u3000ｐｅｒｍｉｔ", "work permit"},
+			// English names keep their spaces.
+			{"Beijing  entry", "Beijing entry"},
+			{" Marriage registration ", "Marriage registration"},
+			// Mixed Chinese and Latin input, with and without spaces and
+			// full-width characters.
+			{"e 窗通", "e窗通"},
+			{"Ｅ窗通", "e窗通"},
+			{"企业开办(e窗通)", "e窗通"},
+			{"新生儿入户(出生登记)", "新生儿入户（出生登记）"},
+			{"新生儿入户 （出生登记）", "新生儿入户（出生登记）"},
+		} {
+			want := searchBefore[tt.like]
+			if want == nil {
+				t.Fatalf("no recorded results for %q", tt.like)
+			}
+			if got := searchIDs(t, s, tt.q, SearchFilter{}); !slices.Equal(got, want) {
+				t.Errorf("search %q = %v, want %v as for %q", tt.q, got, want, tt.like)
+			}
+		}
+
+		// A query that had no match because of its spaces finds the name it
+		// spells now.
+		for _, tt := range []struct{ q, want string }{
+			{"12345 市民", "citizen-hotline-12345"},
+			{"１２３４５\u3000市民服务热线", "citizen-hotline-12345"},
+			{"机动车 进京 通行证", "beijing-entry-permit"},
+		} {
+			if got := searchIDs(t, s, tt.q, SearchFilter{}); len(got) == 0 || got[0] != tt.want {
+				t.Errorf("search %q = %v, want %s first", tt.q, got, tt.want)
+			}
+		}
+
+		// A query with nothing searchable matches nothing, however many
+		// terms contain its punctuation.
+		for _, q := range []string{"|", "｜", " ", "\u3000", "（", "(", "（）", "%", "_", "-"} {
+			if got := searchIDs(t, s, q, SearchFilter{}); len(got) != 0 {
+				t.Errorf("search %q = %v, want nothing", q, got)
 			}
 		}
 	})
