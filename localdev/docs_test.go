@@ -63,6 +63,11 @@ func errorsMarkdown() []byte {
 	b.WriteString("Chinese by default and in English for `Accept-Language: en` (or `?lang=en`).\n")
 	b.WriteString("`%s`, `%d` and `%q` stand for values filled in at run time.\n")
 	b.WriteString("This page is generated from the code by `make docs`.\n\n")
+	b.WriteString("Go's HTTP server rejects some requests before any handler runs, so they get a\n")
+	b.WriteString("plain-text response without a request id: a malformed request line or header, or a\n")
+	b.WriteString("request target with an invalid percent escape such as `%zz`, gets 400, and a request\n")
+	b.WriteString("line and headers over 1 MiB get 431. Between 64 KiB and 1 MiB the JSON\n")
+	b.WriteString("`HEADERS_TOO_LARGE` below applies.\n\n")
 	b.WriteString("| code | HTTP status | 中文 | English |\n| --- | --- | --- | --- |\n")
 	for _, c := range httpx.Codes() {
 		fmt.Fprintf(&b, "| `%s` | %d | %s | %s |\n", c.ID, c.Status, escapeCell(c.ZH), escapeCell(c.EN))
