@@ -352,6 +352,7 @@ func TestCatalogueCORS(t *testing.T) {
 		"/api/zones/services/search?q=hy",
 		"/api/zones/services/marriage-registration-booking",
 		"/api/zones/items/one-thing-newborn",
+		"/api/zones/openapi.json",
 	}
 	for _, path := range paths {
 		req, err := http.NewRequest(http.MethodOptions, base+path, nil)
@@ -385,6 +386,13 @@ func TestCatalogueCORS(t *testing.T) {
 		}
 		if strings.Contains(path, "/zones/zones") && !strings.Contains(vary, "Accept-Language") {
 			t.Errorf("GET %s: Vary = %q, want Accept-Language in it", path, vary)
+		}
+
+		// A response to a request without Origin may be cached and served
+		// to a cross-origin page, so it varies on Origin too.
+		plain := get(t, base+path, nil)
+		if got := strings.Join(plain.header.Values("Vary"), ", "); !strings.Contains(got, "Origin") {
+			t.Errorf("GET %s without Origin: Vary = %q, want Origin in it", path, got)
 		}
 	}
 }

@@ -92,14 +92,19 @@ func (c *cors) allows(origin string) bool {
 	return false
 }
 
+// echoesOrigin reports whether allowed responses name the caller's origin
+// rather than "*", so that they vary with Origin.
+func (c *cors) echoesOrigin() bool {
+	return !c.any || c.credentials
+}
+
 // setAllowOrigin sets the headers every allowed cross-origin response
-// carries.
+// carries. Router.admit adds Vary: Origin for every request on the route.
 func (c *cors) setAllowOrigin(h http.Header, origin string) {
-	if c.any && !c.credentials {
-		h.Set(hdrAllowOrigin, "*")
-	} else {
+	if c.echoesOrigin() {
 		h.Set(hdrAllowOrigin, origin)
-		h.Add(hdrVary, hdrOrigin)
+	} else {
+		h.Set(hdrAllowOrigin, "*")
 	}
 	if c.credentials {
 		h.Set(hdrAllowCredentials, "true")

@@ -130,3 +130,33 @@ func TestCORS_upstreamHeadersDoNotOverride(t *testing.T) {
 		t.Errorf("Vary = %q, want Origin and Accept-Encoding", got)
 	}
 }
+
+// TestCORS_varyWithoutOrigin checks that a route whose responses name the
+// caller's origin sends Vary: Origin once on every response. Requests
+// without Origin and from the gateway's own origin get it too, so that a
+// shared cache never serves their responses to a cross-origin page.
+func TestCORS_varyWithoutOrigin(t *testing.T) {
+	t.Parallel()
+	rt := corsRouter(t)
+
+	noOrigin := httptest.NewRequest("GET", "/api/h5/x", nil)
+	same := httptest.NewRequest("GET", "http://gw.example/api/h5/x", nil)
+	same.Header.Set("Origin", "http://gw.example")
+	allowed := httptest.NewRequest("GET", "/api/h5/x", nil)
+	allowed.Header.Set("Origin", "https://h5.example.cn")
+	for name, req := range map[string]*http.Request{"no origin": noOrigin, "same origin": same, "allowed origin": allowed} {
+		rec := serve(rt, req)
+		if got := rec.Header().Values("Vary"); len(got) != 1 || got[0] != "Origin" {
+			t.Errorf("%s: Vary = %q, want Origin once", name, got)
+		}
+	}
+
+	open := httptest.NewRequest("GET", "/api/open/x", nil)
+	open.Header.Set("Origin", "https://any.example")
+	if got := serve(rt, open).Header().Values("Vary"); len(got) != 0 {
+		t.Errorf("route allowing every origin: Vary = %q, want none", got)
+	}
+	if got := serve(rt, httptest.NewRequest("GET", "/api/plain", nil)).Header().Values("Vary"); len(got) != 0 {
+		t.Errorf("route without CORS: Vary = %q, want none", got)
+	}
+}

@@ -449,6 +449,12 @@ func (rt *Router) admit(w http.ResponseWriter, r *http.Request) (*Route, bool) {
 		return nil, false
 	}
 
+	if route.cors != nil && route.cors.echoesOrigin() {
+		// Responses on the route name the caller's origin, so a shared
+		// cache must key them on Origin, including those to requests
+		// without one.
+		w.Header().Add(hdrVary, hdrOrigin)
+	}
 	origin := r.Header.Get(hdrOrigin)
 	if origin == "" || (!preflight && sameOrigin(r, origin)) {
 		return route, true
