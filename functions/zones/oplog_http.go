@@ -34,11 +34,14 @@ func (s *server) handleListOps(w http.ResponseWriter, r *http.Request) {
 // values in full, including those that lists leave out.
 func (s *server) handleGetOp(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("op")
-	if _, err := uuid.Parse(id); err != nil {
+	parsed, err := uuid.Parse(id)
+	if err != nil {
 		httpx.WriteError(w, r, s.logger, httpx.E(CodeOpNotFound, truncateForMessage(id)))
 		return
 	}
-	op, err := s.store.GetOp(r.Context(), id)
+	// Entries are stored under the canonical lower-case form, and a UUID
+	// may arrive in upper case, in braces or as a URN.
+	op, err := s.store.GetOp(r.Context(), parsed.String())
 	if err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return

@@ -13,13 +13,13 @@ import (
 )
 
 // largePageDoc returns a valid page document of more than
-// opListValueLimit bytes: a hundred list nodes with long subtitles.
-func largePageDoc(t *testing.T) string {
+// opListValueLimit bytes: a hundred list nodes with long subtitles of fill.
+func largePageDoc(t *testing.T, fill string) string {
 	t.Helper()
 	children := make([]string, 100)
 	for i := range children {
 		children[i] = fmt.Sprintf(`{"type":"list","id":"list-%03d","props":{"items":[{"title":{"zh":"服务 %d"},"subtitle":{"zh":%q},"link":{"type":"page","target":"zone-a"}}]}}`,
-			i, i, strings.Repeat("x", 190))
+			i, i, strings.Repeat(fill, 190))
 	}
 	doc := `{"schema_version":1,"title":{"zh":"大页面"},"body":{"type":"page","id":"root","children":[` + strings.Join(children, ",") + `]}}`
 	if len(doc) <= opListValueLimit {
@@ -36,7 +36,7 @@ type opList struct {
 func TestOplogLargeValues(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, db *bun.DB) {
 		e := pageEnv(t, db)
-		doc := largePageDoc(t)
+		doc := largePageDoc(t, "x")
 		first := saveDraft(t, e, doc, 0)
 		saveDraft(t, e, doc, first.Version)
 
@@ -92,4 +92,31 @@ func TestOplogEntryNotFound(t *testing.T) {
 		}
 	}
 	expectError(t, e.do(request{method: http.MethodGet, path: "/admin/oplog/0190d6a4-0000-7000-8000-000000000000"}), http.StatusUnauthorized, "UNAUTHORIZED")
+}
+
+// TestOplogKeepsHTMLCharacters checks that a page full of <, > and & is
+// logged at about its own size: json.Marshal's 6-byte escapes made an
+// entry too large for the gateway to return.
+func TestOplogKeepsHTMLCharacters(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *bun.DB) {
+		e := pageEnv(t, db)
+		doc := largePageDoc(t, "<")
+		// A string body is sent as it is, whereas encoding a map would
+		// escape the < characters before the server sees them.
+		expectStatus(t, e.admin(http.MethodPut, "/admin/zones/zone-a/page", `{"version":0,"document":`+doc+`}`), http.StatusOK)
+
+		var list opList
+		decodeBody(t, e.admin(http.MethodGet, "/admin/oplog?entity_type=page&entity_id=zone-a", nil), &list)
+		if len(list.Data) != 1 {
+			t.Fatalf("page entries = %d, want 1", len(list.Data))
+		}
+		var full OpEntry
+		decodeBody(t, e.admin(http.MethodGet, "/admin/oplog/"+list.Data[0].ID, nil), &full)
+		if len(full.After) > 2*len(doc) {
+			t.Errorf("logged value is %d bytes for a %d-byte document, want less than twice the document", len(full.After), len(doc))
+		}
+		if !strings.Contains(string(full.After), strings.Repeat("<", 190)) {
+			t.Error("the logged value does not contain the subtitle as sent")
+		}
+	})
 }
