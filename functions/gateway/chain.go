@@ -18,10 +18,10 @@ import (
 // the cheap rejections (size, per-IP rate, overload, unknown routes) come
 // before any SM2 or SM4 work:
 //
-//	request ID → logger → recoverer → body limit → per-IP rate limit →
-//	concurrency shedding → route match, CORS (404, 405, 403) →
-//	[per route: audit → SM envelope → auth → per-caller and per-route
-//	rate limits → identity headers → forwarding]
+//	request ID → logger → recoverer → header limit → body limit →
+//	per-IP rate limit → concurrency shedding → route match, CORS (404,
+//	405, 403) → [per route: audit → SM envelope → auth → per-caller and
+//	per-route rate limits → identity headers → forwarding]
 //
 // The steps in brackets are built once per route by routeChain.
 func (g *Gateway) edgeHandler() http.Handler {
@@ -31,6 +31,7 @@ func (g *Gateway) edgeHandler() http.Handler {
 		h = g.limitIP(h)
 	}
 	h = g.limitBody(h)
+	h = httpx.LimitHeaders(httpx.MaxHeaderBytes)(h)
 	h = httpx.Recover(g.logger)(h)
 	h = g.track(h)
 	return httpx.RequestIDs(h)

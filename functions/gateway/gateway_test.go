@@ -17,6 +17,7 @@ import (
 	"github.com/jingtong/backend/functions/gateway/envelope"
 	"github.com/jingtong/backend/shared/auth"
 	"github.com/jingtong/backend/shared/fn"
+	"github.com/jingtong/backend/shared/httpx"
 	"github.com/jingtong/backend/shared/smcrypto"
 	"github.com/jingtong/backend/shared/store/storetest"
 )
@@ -517,5 +518,25 @@ func TestReadyAndRedis(t *testing.T) {
 	shared := mustDo(t, http.DefaultClient, httpReq.Method, httpReq.URL.String(), httpReq.Header, nil)
 	if shared.status != http.StatusOK {
 		t.Errorf("request to a second gateway in the same session = %d %s, want 200", shared.status, shared.code())
+	}
+}
+
+// TestEdgeHeaderLimit checks that the edge rejects a request line and
+// headers over httpx.MaxHeaderBytes itself, with the JSON 431, because the
+// functions behind it allow more to leave room for the headers it adds.
+func TestEdgeHeaderLimit(t *testing.T) {
+	t.Parallel()
+	tg := newTestGateway(t, nil)
+	english := http.Header{"Accept-Language": {"en"}}
+
+	long := mustDo(t, http.DefaultClient, http.MethodGet, tg.url("/api/zones/zones?q="+strings.Repeat("a", httpx.MaxHeaderBytes)), english, nil)
+	if long.status != http.StatusRequestHeaderFieldsTooLarge || long.code() != "HEADERS_TOO_LARGE" {
+		t.Fatalf("long request = %d %s, want 431 HEADERS_TOO_LARGE", long.status, long.code())
+	}
+	if !strings.Contains(string(long.body), "65536 bytes") {
+		t.Errorf("body %s does not name the edge's limit of 65536 bytes", long.body)
+	}
+	if long.header.Get("X-Request-Id") == "" {
+		t.Error("431 lacks X-Request-Id")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 )
 
@@ -145,11 +146,15 @@ func LimitBody(maxBytes int64) func(http.Handler) http.Handler {
 
 // Header size limits. Servers pass ServerMaxHeaderBytes to http.Server,
 // which rejects larger headers with a plain-text 431, and wrap their handler
-// in LimitHeaders(MaxHeaderBytes), so that requests between the two sizes
-// get the usual JSON error.
+// in LimitHeaders, so that requests between the two sizes get the usual
+// JSON error. The public edge allows MaxHeaderBytes. Functions behind it
+// allow FunctionMaxHeaderBytes, which leaves room for the forwarding,
+// identity and trace headers that the gateway adds, so that a request the
+// edge accepts is never rejected behind it.
 const (
-	MaxHeaderBytes       = 64 << 10
-	ServerMaxHeaderBytes = 1 << 20
+	MaxHeaderBytes         = 64 << 10
+	FunctionMaxHeaderBytes = MaxHeaderBytes + 16<<10
+	ServerMaxHeaderBytes   = 1 << 20
 )
 
 // LimitHeaders rejects with 431 HEADERS_TOO_LARGE a request whose request
@@ -167,8 +172,11 @@ func LimitHeaders(maxBytes int) func(http.Handler) http.Handler {
 	}
 }
 
-// HeaderBytes returns the size of r's request line and header fields as an
-// HTTP/1.1 client sends them, line ends included. It stops counting once
+// HeaderBytes returns the size of r's request line and header fields as
+// net/http parsed them, written as an HTTP/1.1 client would send them, line
+// ends included. Whitespace around values, folded lines and fields that
+// net/http merges or drops are not counted, so the result can be below the
+// bytes received, which ServerMaxHeaderBytes bounds. It stops counting once
 // the total passes limit.
 func HeaderBytes(r *http.Request, limit int) int {
 	const lineEnd = len("\r\n")
@@ -177,7 +185,9 @@ func HeaderBytes(r *http.Request, limit int) int {
 		target = r.URL.RequestURI()
 	}
 	n := len(r.Method) + 1 + len(target) + 1 + len(r.Proto) + lineEnd
-	if r.Host != "" {
+	// An absolute-form target already contains the host, which net/http
+	// then takes for r.Host.
+	if r.Host != "" && !strings.Contains(target, "://") {
 		n += len("Host: ") + len(r.Host) + lineEnd
 	}
 	for name, values := range r.Header {

@@ -294,3 +294,16 @@ func TestHeaderBytes_matchesWire(t *testing.T) {
 		t.Errorf("HeaderBytes with limit 10 = %d, want a count past the limit", got)
 	}
 }
+
+// TestHeaderBytes_absoluteForm checks that an absolute-form target, whose
+// host net/http takes for r.Host, counts the host once.
+func TestHeaderBytes_absoluteForm(t *testing.T) {
+	t.Parallel()
+	host := strings.Repeat("h", 1000) + ".example"
+	origin := httptest.NewRequest(http.MethodGet, "/zones", nil)
+	origin.Host = host
+	absolute := httptest.NewRequest(http.MethodGet, "http://"+host+"/zones", nil)
+	if got, want := httpx.HeaderBytes(absolute, 1<<20), httpx.HeaderBytes(origin, 1<<20)+len("http://")-len("Host: \r\n"); got != want {
+		t.Errorf("absolute form = %d bytes, want %d (the origin form with the host in the target instead of a Host line)", got, want)
+	}
+}

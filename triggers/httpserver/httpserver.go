@@ -108,7 +108,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, cfg Config) err
 	logger := cfg.Logger
 
 	srv := &http.Server{
-		Handler:           httpx.LimitHeaders(httpx.MaxHeaderBytes)(h),
+		Handler:           httpx.LimitHeaders(httpx.FunctionMaxHeaderBytes)(h),
 		MaxHeaderBytes:    httpx.ServerMaxHeaderBytes,
 		ReadHeaderTimeout: positive(cfg.ReadHeaderTimeout),
 		ReadTimeout:       positive(cfg.ReadTimeout),

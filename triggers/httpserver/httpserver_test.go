@@ -263,7 +263,7 @@ func TestConfigFromEnv(t *testing.T) {
 }
 
 // TestServeHeaderLimit sends oversized request lines over a real socket: a
-// target over httpx.MaxHeaderBytes gets the JSON 431 of every other
+// target over httpx.FunctionMaxHeaderBytes gets the JSON 431 of every other
 // rejection, and one over httpx.ServerMaxHeaderBytes is refused by
 // net/http before any handler runs.
 func TestServeHeaderLimit(t *testing.T) {
@@ -280,7 +280,8 @@ func TestServeHeaderLimit(t *testing.T) {
 		wantJSON   bool
 	}{
 		{name: "within the limit", size: 1 << 10, wantStatus: http.StatusOK},
-		{name: "over the handler limit", size: httpx.MaxHeaderBytes + 1, wantStatus: http.StatusRequestHeaderFieldsTooLarge, wantJSON: true},
+		{name: "over the edge limit, within the function limit", size: httpx.MaxHeaderBytes + 1, wantStatus: http.StatusOK},
+		{name: "over the function limit", size: httpx.FunctionMaxHeaderBytes + 1, wantStatus: http.StatusRequestHeaderFieldsTooLarge, wantJSON: true},
 		{name: "over the server limit", size: httpx.ServerMaxHeaderBytes + 8<<10, wantStatus: http.StatusRequestHeaderFieldsTooLarge},
 	}
 	for _, tt := range tests {
@@ -308,7 +309,7 @@ func TestServeHeaderLimit(t *testing.T) {
 			if isJSON != tt.wantJSON {
 				t.Errorf("JSON error body = %t, want %t; body %s", isJSON, tt.wantJSON, body)
 			}
-			if tt.wantJSON && !strings.Contains(string(body), "exceed the limit of 65536 bytes") {
+			if tt.wantJSON && !strings.Contains(string(body), "exceed the limit of 81920 bytes") {
 				t.Errorf("body = %s, want the English message with the limit", body)
 			}
 		})
