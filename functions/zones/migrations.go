@@ -165,6 +165,11 @@ var migrations = []store.Migration{
 	// only through zones that are published and shown on its channel. The
 	// migration rebuilds the index, which drops zone names from the service
 	// rows.
+	//
+	// NOTE: a replica of an older release that writes a service or a zone
+	// while this release rolls out puts zone names back into service rows,
+	// draft zones' included. Run POST /admin/search/refresh once the rollout
+	// ends; the daily refresh-search-index job repairs them otherwise.
 	{Name: "0003_index_zone_names", Up: func(ctx context.Context, tx bun.Tx) error {
 		err := execAll(
 			`CREATE TABLE zone_name_search (
