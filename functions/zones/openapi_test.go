@@ -244,3 +244,44 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPITextLimits checks that the zh and en maxLength of each bilingual
+// text schema in openapi.json equals the Go limit that the server applies.
+func TestOpenAPITextLimits(t *testing.T) {
+	doc, _ := loadOpenAPI(t)
+	limits := map[string]int{
+		"NameText":    maxNameRunes,
+		"TitleText":   maxTitleRunes,
+		"SummaryText": maxSummaryRunes,
+		"LongText":    maxLongRunes,
+	}
+
+	for name, ref := range doc.Components.Schemas {
+		props := ref.Value.Properties
+		if props["zh"] == nil || props["en"] == nil {
+			continue
+		}
+		if _, ok := limits[name]; !ok {
+			t.Errorf("schema %s has zh and en properties but no entry in TestOpenAPITextLimits; add it with its Go limit", name)
+		}
+	}
+
+	for name, limit := range limits {
+		ref := doc.Components.Schemas[name]
+		if ref == nil {
+			t.Errorf("schema %s not found in openapi.json", name)
+			continue
+		}
+		for _, lang := range []string{"zh", "en"} {
+			prop := ref.Value.Properties[lang]
+			switch {
+			case prop == nil:
+				t.Errorf("schema %s: %s property not found", name, lang)
+			case prop.Value.MaxLength == nil:
+				t.Errorf("schema %s: %s has no maxLength, expected %d", name, lang, limit)
+			case *prop.Value.MaxLength != uint64(limit):
+				t.Errorf("schema %s: %s maxLength is %d, expected %d", name, lang, *prop.Value.MaxLength, limit)
+			}
+		}
+	}
+}
