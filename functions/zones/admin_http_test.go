@@ -410,7 +410,9 @@ func TestAdminPagePublishHistoryRollback(t *testing.T) {
 		if !strings.Contains(string(old.Document), "专区第二版") {
 			t.Fatalf("version 2 document = %s", old.Document)
 		}
-		expectError(t, e.admin(http.MethodGet, "/admin/zones/zone-a/page/versions/x", nil), http.StatusNotFound, "PAGE_VERSION_NOT_FOUND")
+		for _, v := range []string{"x", "01", "+1", "0"} {
+			expectError(t, e.admin(http.MethodGet, "/admin/zones/zone-a/page/versions/"+v, nil), http.StatusNotFound, "PAGE_VERSION_NOT_FOUND")
+		}
 	})
 }
 

@@ -334,8 +334,10 @@ func (s *server) handleListPageVersions(w http.ResponseWriter, r *http.Request) 
 
 func (s *server) handleGetPageVersion(w http.ResponseWriter, r *http.Request) {
 	zoneID, raw := r.PathValue("id"), r.PathValue("version")
+	// Only the canonical form names a version, so that each version has
+	// one URL: 01 and +1 are not found, as x is.
 	version, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || version < 1 {
+	if err != nil || version < 1 || strconv.FormatInt(version, 10) != raw {
 		httpx.WriteError(w, r, s.logger, httpx.E(CodePageVersionNotFound, zoneID, strconv.Quote(truncateForMessage(raw))))
 		return
 	}
