@@ -289,17 +289,23 @@ func (s *Server) routes() http.Handler {
 	// own request id, and its router rejects paths with dot or empty
 	// segments with a JSON 400. Elsewhere such paths get the same 400
 	// instead of the mux's plain-text redirect, which could point from
-	// /function/x/../ to a path outside the function.
-	return httpx.LimitHeaders(httpx.MaxHeaderBytes)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case isEdgePath(r.URL.Path):
-			edge.ServeHTTP(w, r)
-		case !route.CanonicalPath(r.URL.Path):
+	// /function/x/../ to a path outside the function. The gateway limits
+	// the edge's headers itself, so only the other paths get localdev's
+	// header limit.
+	rest := httpx.LimitHeaders(httpx.MaxHeaderBytes)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !route.CanonicalPath(r.URL.Path) {
 			httpx.RequestIDs(http.HandlerFunc(invalidPath)).ServeHTTP(w, r)
-		default:
-			root.ServeHTTP(w, r)
+			return
 		}
+		root.ServeHTTP(w, r)
 	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isEdgePath(r.URL.Path) {
+			edge.ServeHTTP(w, r)
+			return
+		}
+		rest.ServeHTTP(w, r)
+	})
 }
 
 // isEdgePath reports whether path goes to the edge: it is under /api/
