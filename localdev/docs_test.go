@@ -64,9 +64,9 @@ func errorsMarkdown() []byte {
 	b.WriteString("`%s`, `%d` and `%q` stand for values filled in at run time.\n")
 	b.WriteString("This page is generated from the code by `make docs`.\n\n")
 	b.WriteString("Go's HTTP server rejects some requests before any handler runs. Their responses\n")
-	b.WriteString("are plain text without a request id: 400 for a malformed request line or header, or\n")
-	b.WriteString("for a request target with an invalid percent escape such as `%zz`, and 431 for a\n")
-	b.WriteString("request line and headers over 1 MiB. Between 64 KiB and 1 MiB, the JSON\n")
+	b.WriteString("are plain text without a request id. A malformed request line or header gets 400, and\n")
+	b.WriteString("so does a request target with an invalid percent escape such as `%zz`. A request line\n")
+	b.WriteString("and headers over 1 MiB get 431. Between 64 KiB and 1 MiB, the JSON\n")
 	b.WriteString("`HEADERS_TOO_LARGE` below applies.\n\n")
 	b.WriteString("| code | HTTP status | 中文 | English |\n| --- | --- | --- | --- |\n")
 	for _, c := range httpx.Codes() {

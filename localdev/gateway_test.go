@@ -338,10 +338,10 @@ func TestGatewaySecretsKeptAcrossRestarts(t *testing.T) {
 	}
 }
 
-// TestCatalogueCORS checks every public zones route from an allowed H5
-// origin through the gateway: a preflight passes, the response names the
-// origin, and Vary keeps Origin beside the Accept-Language that zones adds,
-// so that a shared cache never serves one origin's response to another.
+// TestCatalogueCORS checks every public zones route through the gateway
+// from an allowed H5 origin. A preflight passes, and the response names the
+// origin. Vary keeps Origin beside the Accept-Language that zones adds, so
+// a shared cache never serves one origin's response to another.
 func TestCatalogueCORS(t *testing.T) {
 	base, _ := startServer(t)
 	const origin = "http://localhost:8080"

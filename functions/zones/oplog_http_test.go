@@ -101,8 +101,8 @@ func TestOplogKeepsHTMLCharacters(t *testing.T) {
 	storetest.EachDB(t, func(t *testing.T, db *bun.DB) {
 		e := pageEnv(t, db)
 		doc := largePageDoc(t, "<")
-		// A string body is sent as it is, whereas encoding a map would
-		// escape the < characters before the server sees them.
+		// A string body is sent unchanged. Encoding a map would escape
+		// the < characters before the request reaches the server.
 		expectStatus(t, e.admin(http.MethodPut, "/admin/zones/zone-a/page", `{"version":0,"document":`+doc+`}`), http.StatusOK)
 
 		var list opList

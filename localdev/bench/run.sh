@@ -179,9 +179,9 @@ other, so the tail latency there measures the kernel scheduler as much as the se
 the pinned run (\`taskset\`), both servers run on CPU 0 and wrk on CPU 1, so each server
 has one whole core to itself, and the bare handler is limited by what one wrk core can send.
 The script starts the servers and wrk in one session, so the kernel schedules them in one
-autogroup. Servers started with \`setsid\`, each in an autogroup of its own, roughly doubled
-the shared run's p99 on a 2-core Xeon (bare handler 13 to 19 ms against 7.5 to 8 ms), so
-compare a manual run only with one started the same way.
+autogroup. In manual runs on a 2-core Xeon, servers started with \`setsid\` got an autogroup
+each, and the bare handler's shared-run p99 rose from 7.5 to 8 ms to 13 to 19 ms. Compare a
+manual run only with one started the same way.
 
 | cores | target | requests/s | p99 latency | ratio |
 | --- | --- | ---: | ---: | ---: |
