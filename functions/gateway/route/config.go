@@ -49,6 +49,11 @@ const (
 
 // Table is a route table. The package documentation describes its JSON form.
 type Table struct {
+	// CORSPolicies are CORS policies that routes share by naming one in
+	// RouteConfig.CORSPolicy. Names follow the rules of route names. A
+	// policy that no route names is allowed.
+	CORSPolicies map[string]CORSConfig `json:"cors_policies,omitempty"`
+
 	Routes []RouteConfig `json:"routes"`
 }
 
@@ -91,7 +96,17 @@ type RouteConfig struct {
 	Retries int `json:"retries,omitempty"`
 
 	Health *HealthConfig `json:"health,omitempty"`
-	CORS   *CORSConfig   `json:"cors,omitempty"`
+
+	// CORS is the route's own CORS policy. At most one of CORS and
+	// CORSPolicy is set, and without either the route sends no CORS headers.
+	CORS *CORSConfig `json:"cors,omitempty"`
+
+	// CORSPolicy names a policy in Table.CORSPolicies, which the route uses
+	// exactly as if it were written in CORS. In the JSON table it is the
+	// string form of "cors".
+	// NOTE: encoding/json neither reads nor writes that string form, so
+	// read tables with Parse or Load.
+	CORSPolicy string `json:"-"`
 
 	// MaxBodyBytes caps the request body. Default 1 MiB, at most 64 MiB.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`

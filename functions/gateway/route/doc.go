@@ -19,17 +19,19 @@
 //
 // # Route table
 //
-// A table is a JSON object with a "routes" array. Parse reports every
+// A table is a JSON object with a "routes" array and, optionally, a
+// "cors_policies" object of shared CORS policies. Parse reports every
 // problem at once, each with the JSON Pointer of the value at fault, in a
 // *ValidationError: unknown and duplicate fields, wrong types, bad values
 // and routes that overlap. The RouteConfig fields document each setting,
 // its default and its bounds. An example:
 //
-//	{"routes": [
+//	{"cors_policies": {"h5-public": {"allow_origins": ["https://h5.example.cn"], "max_age": "10m"}},
+//	 "routes": [
 //	  {"name": "zones-catalogue", "prefix": "/api/zones/zones", "class": "public",
 //	   "methods": ["GET"], "target": {"function": "zones"},
 //	   "rewrite": {"replace_prefix": "/zones"}, "timeout": "5s",
-//	   "cors": {"allow_origins": ["https://h5.example.cn"], "max_age": "10m"},
+//	   "cors": "h5-public",
 //	   "rate_limits": [{"name": "zone-page", "rate": 200, "period": "1s", "burst": 400,
 //	                    "by": ["zone"], "zone_pattern": "^/api/zones/zones/(?P<zone>[^/]+)/page$"}]},
 //	  {"name": "social-insurance", "prefix": "/api/si", "class": "identified",
@@ -47,6 +49,19 @@
 //	                          "zh": "社保查询繁忙，请稍后再试", "en": "social insurance queries are busy; try again later"}}},
 //	  {"name": "function-internal", "prefix": "/function", "class": "internal"}
 //	]}
+//
+// # CORS policies
+//
+// A route's "cors" is either a policy object with the CORSConfig fields or
+// the name of a policy in "cors_policies", as zones-catalogue above does.
+// Routes that name the same policy share one definition instead of
+// repeating it. A named policy behaves exactly as the same object written
+// in the route, and it compiles for each route on its own: without
+// allow_methods, each route's preflight responses list that route's
+// methods. Policy names follow the rules of route names. Parse rejects an
+// empty or undefined name at /routes/<i>/cors, and a bad policy name or
+// invalid policy content once under /cors_policies/<name>, not at each
+// route that names the policy. A policy that no route names is allowed.
 //
 // # Matching
 //

@@ -7,11 +7,12 @@ import (
 )
 
 // The table from the package documentation.
-const docTable = `{"routes": [
+const docTable = `{"cors_policies": {"h5-public": {"allow_origins": ["https://h5.example.cn"], "max_age": "10m"}},
+ "routes": [
   {"name": "zones-catalogue", "prefix": "/api/zones/zones", "class": "public",
    "methods": ["GET"], "target": {"function": "zones"},
    "rewrite": {"replace_prefix": "/zones"}, "timeout": "5s",
-   "cors": {"allow_origins": ["https://h5.example.cn"], "max_age": "10m"},
+   "cors": "h5-public",
    "rate_limits": [{"name": "zone-page", "rate": 200, "period": "1s", "burst": 400,
                     "by": ["zone"], "zone_pattern": "^/api/zones/zones/(?P<zone>[^/]+)/page$"}]},
   {"name": "social-insurance", "prefix": "/api/si", "class": "identified",
@@ -39,6 +40,7 @@ func ExampleParse() {
 	for _, r := range table.Routes {
 		fmt.Println(r.Name, r.Class, r.Prefix)
 	}
+	fmt.Println(table.Routes[0].Name, "uses the CORS policy", table.Routes[0].CORSPolicy)
 
 	_, err = route.Parse([]byte(`{"routes": [{"name": "x", "prefix": "api", "class": "public", "target": {}}]}`))
 	fmt.Println(err)
@@ -46,6 +48,7 @@ func ExampleParse() {
 	// zones-catalogue public /api/zones/zones
 	// social-insurance identified /api/si
 	// function-internal internal /function
+	// zones-catalogue uses the CORS policy h5-public
 	// route: invalid route table (2 problems)
 	//   /routes/0/prefix: prefix "api" must start with /
 	//   /routes/0/target: set either function or upstreams

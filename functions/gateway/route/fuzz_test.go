@@ -3,7 +3,10 @@ package route_test
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jingtong/backend/functions/gateway/route"
@@ -24,6 +27,12 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"routes": [{"name": "x", "prefix": "/x", "class": "public", "target": {"upstreams": [{"url": "http://a", "weight": 2}]},
 	  "health": {"active": {"path": "/h"}}, "convert": {"request": "xml"}, "errors": {"timeout": {"code": "ABC", "status": 503, "zh": "忙", "en": "busy"}}}]}`))
 	f.Add([]byte(`{"routes": [{}]}`))
+	f.Add([]byte(corsPolicyTable(`"h5"`)))
+	f.Add([]byte(corsPolicyTable(`"h6"`)))
+	f.Add([]byte(corsPolicyTable(`""`)))
+	f.Add([]byte(`{"cors_policies": {"Bad": {"allow_origins": ["*"]}, "open": {"allow_origins": ["*"], "allow_methods": ["GET"]}},
+	  "routes": [{"name": "x", "prefix": "/x", "class": "public", "target": {"function": "a"}, "cors": "open"},
+	             {"name": "y", "prefix": "/y", "class": "internal", "cors": "Bad"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		table, err := route.Parse(data)
 		if err != nil {
@@ -46,8 +55,51 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("New rejected a valid table: %v", err)
 		}
-		_ = rt.Close()
+		defer rt.Close()
+
+		// A route that names a CORS policy responds to preflights exactly as
+		// it does with the policy written inline.
+		inlined := *table
+		inlined.Routes = slices.Clone(table.Routes)
+		for i, r := range inlined.Routes {
+			if r.CORSPolicy != "" {
+				policy := table.CORSPolicies[r.CORSPolicy]
+				inlined.Routes[i].CORS = &policy
+				inlined.Routes[i].CORSPolicy = ""
+			}
+		}
+		inlineRouter, err := route.New(&inlined, route.Options{Functions: functions, Transport: failingTransport{}})
+		if err != nil {
+			t.Fatalf("New rejected the table with its CORS policies inline: %v", err)
+		}
+		defer inlineRouter.Close()
+		for _, r := range table.Routes {
+			if r.CORSPolicy == "" {
+				continue
+			}
+			origins := []string{"https://h5.example.cn"}
+			if first := table.CORSPolicies[r.CORSPolicy].AllowOrigins[0]; !strings.Contains(first, "*") {
+				origins = append(origins, first)
+			}
+			for _, origin := range origins {
+				got := serve(rt, fuzzPreflight(r.Prefix, origin))
+				want := serve(inlineRouter, fuzzPreflight(r.Prefix, origin))
+				if got.Code != want.Code || !maps.EqualFunc(got.Header(), want.Header(), slices.Equal) {
+					t.Fatalf("preflight %s from %s = %d %v with the named policy, %d %v inline",
+						r.Prefix, origin, got.Code, got.Header(), want.Code, want.Header())
+				}
+			}
+		}
 	})
+}
+
+// fuzzPreflight returns a preflight request for GET on path. It sets the
+// path after building the request, because httptest.NewRequest panics on
+// paths that a valid prefix may contain, such as control characters.
+func fuzzPreflight(path, origin string) *http.Request {
+	req := preflight("/", origin, "GET")
+	req.URL.Path = path
+	return req
 }
 
 func FuzzXMLToJSON(f *testing.F) {

@@ -24,11 +24,11 @@ const maxTableDepth = 16
 var defaultTable []byte
 
 // Default returns the route table that localdev uses: the zones catalogue
-// as public routes, the zones admin API as identified routes, the
-// gateway's own key, session, login, development login and openapi.json
-// endpoints as public routes (the keys also at
-// /.well-known/jingtong-keys.json), and /function/ as internal. It panics when the embedded table is invalid,
-// which the tests rule out.
+// as public routes that share the CORS policy zones-public, the zones
+// admin API as identified routes, the gateway's own key, session, login,
+// development login and openapi.json endpoints as public routes (the keys
+// also at /.well-known/jingtong-keys.json), and /function/ as internal. It
+// panics when the embedded table is invalid, which the tests rule out.
 func Default() *Table {
 	t, err := Parse(defaultTable)
 	if err != nil {
@@ -190,9 +190,12 @@ func (w walker) strings(path string, n *jsonNode) []string {
 
 func (w walker) table(n *jsonNode) *Table {
 	t := &Table{}
-	f, ok := w.fields("", n, "routes")
+	f, ok := w.fields("", n, "cors_policies", "routes")
 	if !ok {
 		return t
+	}
+	if n := f["cors_policies"]; n != nil {
+		t.CORSPolicies = w.corsPolicies("/cors_policies", n)
 	}
 	routes := f["routes"]
 	if routes == nil {
@@ -237,7 +240,7 @@ func (w walker) route(path string, n *jsonNode) RouteConfig {
 		r.Health = w.health(ptr(path, "health"), n)
 	}
 	if n := f["cors"]; n != nil {
-		r.CORS = w.cors(ptr(path, "cors"), n)
+		r.CORS, r.CORSPolicy = w.corsRef(ptr(path, "cors"), n)
 	}
 	r.MaxBodyBytes = w.integer(ptr(path, "max_body_bytes"), f["max_body_bytes"])
 	if n := f["convert"]; n != nil {
@@ -353,6 +356,40 @@ func (w walker) health(path string, n *jsonNode) *HealthConfig {
 		}
 	}
 	return h
+}
+
+// corsPolicies reads the top-level cors_policies object. A policy with a
+// type problem is kept, empty, so that the routes naming it are not also
+// reported as naming an undefined policy.
+func (w walker) corsPolicies(path string, n *jsonNode) map[string]CORSConfig {
+	if n.kind != kindObject {
+		w.ps.addType(path, "must be an object of CORS policies by name, not %s", n.kind)
+		return nil
+	}
+	f, _ := w.fields(path, n, n.keys...)
+	out := make(map[string]CORSConfig, len(f))
+	for name, policy := range f {
+		out[name] = *w.cors(ptr(path, name), policy)
+	}
+	return out
+}
+
+// corsRef reads a route's "cors": a policy object, returned as the inline
+// policy, or a string, returned as the name of a policy in cors_policies.
+// Table.validate checks that the name is defined.
+func (w walker) corsRef(path string, n *jsonNode) (*CORSConfig, string) {
+	switch n.kind {
+	case kindObject:
+		return w.cors(path, n), ""
+	case kindString:
+		if n.text == "" {
+			w.ps.addType(path, "CORS policy name must not be empty; name a policy in cors_policies or write the policy as an object")
+		}
+		return nil, n.text
+	default:
+		w.ps.addType(path, "must be a CORS policy object or the name of a policy in cors_policies, not %s", n.kind)
+		return nil, ""
+	}
 }
 
 func (w walker) cors(path string, n *jsonNode) *CORSConfig {

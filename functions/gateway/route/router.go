@@ -55,7 +55,9 @@ type Route struct {
 	// RateLimits are the route's page-level limits, in table order.
 	RateLimits []*RateLimit
 
-	// Config is the route as written in the table.
+	// Config is the route as written in the table. A route that names a
+	// shared CORS policy has the name in Config.CORSPolicy and nil in
+	// Config.CORS.
 	Config RouteConfig
 
 	methods    uint8 // bit i set when knownMethods[i] is allowed
@@ -140,7 +142,7 @@ func New(table *Table, opts Options) (*Router, error) {
 		cancel:    cancel,
 	}
 	for _, cfg := range table.Routes {
-		r, checker := rt.compile(cfg, opts)
+		r, checker := rt.compile(cfg, table.corsFor(&cfg), opts)
 		rt.routes = append(rt.routes, r)
 		rt.byPrefix[r.Prefix] = append(rt.byPrefix[r.Prefix], r)
 		if checker != nil {
@@ -177,7 +179,9 @@ func checkFunctions(table *Table, functions map[string]http.Handler) error {
 }
 
 // compile builds a Route, and its active health checker when it has one.
-func (rt *Router) compile(cfg RouteConfig, opts Options) (*Route, *activeChecker) {
+// corsConfig is the route's CORS policy, inline or named, which compiles
+// with the route's own methods.
+func (rt *Router) compile(cfg RouteConfig, corsConfig *CORSConfig, opts Options) (*Route, *activeChecker) {
 	r := &Route{
 		Name:         cfg.Name,
 		Prefix:       cfg.Prefix,
@@ -197,7 +201,7 @@ func (rt *Router) compile(cfg RouteConfig, opts Options) (*Route, *activeChecker
 			r.methods |= 1 << i
 		}
 	}
-	r.cors = newCORS(cfg.CORS, r.Methods)
+	r.cors = newCORS(corsConfig, r.Methods)
 	if r.MaxBodyBytes == 0 {
 		r.MaxBodyBytes = DefaultMaxBody
 	}

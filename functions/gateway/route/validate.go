@@ -1,6 +1,7 @@
 package route
 
 import (
+	"fmt"
 	"net/url"
 	"path"
 	"regexp"
@@ -39,7 +40,7 @@ const (
 )
 
 var (
-	routeName    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	routeName    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`) // also the names of CORS policies
 	functionName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	versionName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
 	errorCode    = regexp.MustCompile(`^[A-Z][A-Z0-9_]{2,63}$`)
@@ -70,6 +71,7 @@ func (t *Table) Validate() error {
 }
 
 func (t *Table) validate(ps *problems) {
+	t.validateCORSPolicies(ps)
 	if len(t.Routes) == 0 {
 		ps.addSemantic("/routes", "at least one route is required")
 		return
@@ -84,6 +86,7 @@ func (t *Table) validate(ps *problems) {
 		r := &t.Routes[i]
 		p := ptr("/routes", i)
 		r.validate(ps, p)
+		t.validateCORSRef(ps, p, r)
 		if r.Name == "" {
 			continue
 		}
@@ -94,6 +97,65 @@ func (t *Table) validate(ps *problems) {
 		}
 	}
 	checkOverlaps(ps, t.Routes)
+}
+
+// validateCORSPolicies checks the name and content of every shared CORS
+// policy. Problems in a policy are reported once, under /cors_policies,
+// and not again for each route that names it.
+func (t *Table) validateCORSPolicies(ps *problems) {
+	for _, name := range sortedKeys(t.CORSPolicies) {
+		p := ptr("/cors_policies", name)
+		if !routeName.MatchString(name) {
+			ps.addSemantic(p, "CORS policy name %s must be 1 to 63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit", quote(name))
+		}
+		policy := t.CORSPolicies[name]
+		policy.validate(ps, p)
+	}
+}
+
+// validateCORSRef checks that route r at path p names a CORS policy that
+// t defines, and that it does not also have an inline policy.
+func (t *Table) validateCORSRef(ps *problems, p string, r *RouteConfig) {
+	if r.CORSPolicy == "" {
+		return
+	}
+	cp := ptr(p, "cors")
+	if r.CORS != nil {
+		ps.addSemantic(cp, "set either an inline CORS policy or the name of one in cors_policies, not both")
+		return
+	}
+	if _, ok := t.CORSPolicies[r.CORSPolicy]; ok {
+		return
+	}
+	defined := "cors_policies defines none"
+	if len(t.CORSPolicies) > 0 {
+		// The list is cut short so that many undefined names in a large
+		// table do not each carry every policy name.
+		const maxListed = 10
+		var names []string
+		for _, name := range sortedKeys(t.CORSPolicies)[:min(len(t.CORSPolicies), maxListed)] {
+			names = append(names, quote(name))
+		}
+		if more := len(t.CORSPolicies) - maxListed; more > 0 {
+			names = append(names, fmt.Sprintf("and %d more", more))
+		}
+		defined = "defined policies: " + strings.Join(names, ", ")
+	}
+	ps.addSemantic(cp, "CORS policy %s is not defined in cors_policies (%s); define it there or write the policy inline", quote(r.CORSPolicy), defined)
+}
+
+// corsFor returns the CORS policy of route r: its inline policy, the
+// policy it names in t.CORSPolicies, or nil for none. Validate rejects
+// names that t does not define.
+func (t *Table) corsFor(r *RouteConfig) *CORSConfig {
+	if r.CORSPolicy == "" {
+		return r.CORS
+	}
+	policy, ok := t.CORSPolicies[r.CORSPolicy]
+	if !ok {
+		return nil
+	}
+	return &policy
 }
 
 // checkOverlaps reports routes with the same prefix whose methods overlap,
