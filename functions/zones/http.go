@@ -325,6 +325,8 @@ func (q *query) int64Param(name string) int64 {
 	switch {
 	case err != nil && !errors.Is(err, strconv.ErrRange):
 		q.c.add(name, "invalid_format", "须为正整数", "must be a positive integer")
+	case err != nil && n > 0: // ParseInt returns math.MaxInt64 for a larger value
+		q.c.details = append(q.c.details, tooLargeDetail(name))
 	case err != nil || n < 1:
 		q.c.add(name, "out_of_range", "须为正整数", "must be a positive integer")
 	}
@@ -378,11 +380,6 @@ func etagMatches(header, etag string) bool {
 		}
 	}
 	return false
-}
-
-// decode reads a JSON request body into v within the configured limit.
-func (s *server) decode(r *http.Request, v any) error {
-	return httpx.DecodeJSON(r, v, s.cfg.MaxBody)
 }
 
 // versionBody is the body of publish and unpublish requests.

@@ -139,7 +139,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 //
 //   - duplicate_key: an object repeats a key, at any depth;
 //   - unknown_field: v has no field of that name;
-//   - invalid_type: the value has the wrong JSON type or is out of range;
+//   - invalid_type: the value has the wrong JSON type, or is a fraction
+//     or an integer written with an exponent for an integer field;
+//   - out_of_range: a number beyond the range of its field, with a
+//     message that names the bound it crosses for an integer field;
 //   - invalid_format: the value's type rejects it, as time.Time rejects a
 //     malformed time, or a string bound for a Go string contains an
 //     unpaired UTF-16 surrogate escape such as \ud800, which encoding/json
@@ -585,7 +588,7 @@ func (c *bodyChecker) checkNumber(t reflect.Type, n json.Number) {
 		_, err = strconv.ParseUint(string(n), 10, t.Bits())
 	case reflect.Float32, reflect.Float64:
 		if _, err := strconv.ParseFloat(string(n), t.Bits()); err != nil {
-			c.add("invalid_type", "数值超出范围", "is a number out of range")
+			c.add("out_of_range", "数值超出范围", "is a number out of range")
 		}
 		return
 	default:
@@ -593,22 +596,23 @@ func (c *bodyChecker) checkNumber(t reflect.Type, n json.Number) {
 		return
 	}
 
-	switch {
-	case err == nil:
-	case errors.Is(err, strconv.ErrRange):
-		c.outOfRange(t)
+	if err == nil {
+		return
+	}
+	// A value beyond the type's range gets the bound it crosses, whole or
+	// not, as 300, 1e23 and 300.5 do for an int8.
+	switch integerClass(t, n) {
+	case aboveRange:
+		_, hi := integerBounds(t)
+		c.add("out_of_range", "数值过大，最大为 "+hi, "is too large; the maximum is "+hi)
+	case belowRange:
+		lo, _ := integerBounds(t)
+		c.add("out_of_range", "数值过小，最小为 "+lo, "is too small; the minimum is "+lo)
+	case wholeInRange:
+		// An exponent or a decimal point, as in 1e2 and 5.0.
+		c.add("invalid_type", "须为不带小数点和指数的整数", "must be an integer written without a decimal point or exponent")
 	default:
-		// A fraction, an exponent or a negative unsigned value. Name the
-		// range when the value is whole, as 1e23 and -1 are.
-		whole, inRange := wholeNumber(t, n)
-		switch {
-		case !whole:
-			c.invalidType(t)
-		case !inRange:
-			c.outOfRange(t)
-		default:
-			c.add("invalid_type", "须为不带小数点和指数的整数", "must be an integer written without a decimal point or exponent")
-		}
+		c.invalidType(t)
 	}
 }
 
@@ -621,35 +625,41 @@ func hasNonzeroDigit(n string) bool {
 	return strings.ContainsAny(n, "123456789")
 }
 
-// outOfRange adds the problem of an integer outside the range of t.
-func (c *bodyChecker) outOfRange(t reflect.Type) {
-	lo, hi := integerBounds(t)
-	c.add("invalid_type", fmt.Sprintf("须为 %s 到 %s 之间的整数", lo, hi),
-		fmt.Sprintf("must be an integer from %s to %s", lo, hi))
-}
+// numberClass is where a JSON number stands against an integer type.
+type numberClass int
 
-// wholeNumber reports whether the JSON number n has an integral value, and
-// whether that value fits the integer type t.
-func wholeNumber(t reflect.Type, n json.Number) (whole, inRange bool) {
-	// Enough precision to tell a fraction from a whole number for literals
-	// of up to about 300 digits. Longer ones may be rounded, and a rounded
-	// value is not called whole.
+const (
+	notWhole numberClass = iota // a fraction within the type's range
+	wholeInRange
+	aboveRange
+	belowRange
+)
+
+// integerClass compares the JSON number n with the range of the integer
+// type t, and tells a whole number from a fraction within that range.
+func integerClass(t reflect.Type, n json.Number) numberClass {
+	// Enough precision to compare literals of up to about 300 digits
+	// exactly. Longer ones may be rounded, and a rounded value is not
+	// called whole.
 	prec := min(uint(len(n))*4+64, 1024)
 	f, _, err := big.ParseFloat(string(n), 10, prec, big.ToNearestEven)
-	switch {
-	case err != nil:
-		return false, false
-	case f.IsInf():
-		return true, false // such as 1e1000000000: whole, and beyond any range
-	case f.Acc() != big.Exact || !f.IsInt():
-		return false, false
-	case f.Sign() == 0 && hasNonzeroDigit(string(n)):
-		return false, false // such as 1e-1000000000, which rounds to 0
+	if err != nil {
+		return notWhole
 	}
 	lo, hi := integerBounds(t)
 	low, _ := new(big.Float).SetString(lo)
 	high, _ := new(big.Float).SetString(hi)
-	return true, f.Cmp(low) >= 0 && f.Cmp(high) <= 0
+	switch {
+	case f.Cmp(high) > 0: // 1e1000000000 too, which parses as +Inf
+		return aboveRange
+	case f.Cmp(low) < 0:
+		return belowRange
+	case f.Acc() != big.Exact || !f.IsInt():
+		return notWhole
+	case f.Sign() == 0 && hasNonzeroDigit(string(n)):
+		return notWhole // such as 1e-1000000000, which rounds to 0
+	}
+	return wholeInRange
 }
 
 // integerBounds returns the smallest and largest value of an integer type.
