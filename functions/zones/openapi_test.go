@@ -200,6 +200,9 @@ func TestOpenAPIAdminRoutes(t *testing.T) {
 		{admin("PUT", "/admin/zones/business-newzone/page", `{"version":1,"document":{"schema_version":1}}`), 400},
 		{admin("GET", "/admin/zones/business-newzone/page", nil), 200},
 		{admin("GET", "/admin/zones/business-newzone/page/preview?channel=alipay", nil), 200},
+		// The zone is on WeChat and Alipay only, but the preview still renders.
+		{admin("GET", "/admin/zones/business-newzone/page/preview?channel=baidu&lang=en", nil), 200},
+		{admin("POST", "/admin/zones/business-newzone/page/publish", `{"version":9223372036854775808}`), 400},
 		{admin("POST", "/admin/zones/business-newzone/page/publish", map[string]int{"version": 1}), 201},
 		{admin("POST", "/admin/zones/business-newzone/page/publish", map[string]int{"version": 1}), 409},
 		{admin("POST", "/admin/zones/business-newzone/page/rollback", map[string]int{"version": 2, "to": 1}), 201},
@@ -207,6 +210,7 @@ func TestOpenAPIAdminRoutes(t *testing.T) {
 		{admin("GET", "/admin/zones/business-newzone/page/versions", nil), 200},
 		{admin("GET", "/admin/zones/business-newzone/page/versions/1", nil), 200},
 		{admin("GET", "/admin/zones/business-newzone/page/versions/9", nil), 404},
+		{admin("GET", "/admin/zones/business-newzone/page/versions/9223372036854775808", nil), 404},
 		{admin("GET", "/admin/oplog?entity_type=zone&entity_id=business-newzone", nil), 200},
 		{admin("POST", "/admin/search/refresh", nil), 204},
 		{request{method: "POST", path: "/admin/zones", body: strings.Repeat(" ", 2<<20), admin: true}, 413},

@@ -3,6 +3,7 @@ package zones
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -32,7 +33,7 @@ var (
 	varyLanguage    = []string{"Accept-Language"}
 )
 
-// renderedPage is the body of GET /zones/{id}/page and of the preview.
+// renderedPage is the body of GET /zones/{id}/page.
 type renderedPage struct {
 	ZoneID  string `json:"zone_id"`
 	Version int64  `json:"version"`
@@ -242,8 +243,22 @@ func (s *server) handleSaveDraft(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, d)
 }
 
+// pagePreview is the body of GET /admin/zones/{id}/page/preview.
+type pagePreview struct {
+	ZoneID  string `json:"zone_id"`
+	Version int64  `json:"version"`
+	// ShownOnChannel is false when the zone's channels leave out the
+	// channel of the preview, so users there get ZONE_NOT_FOUND instead
+	// of the page. It does not tell whether the zone or the draft is
+	// published.
+	ShownOnChannel bool `json:"shown_on_channel"`
+	*page.Rendered
+}
+
 // handlePreview renders the draft for one channel and language with the
-// published services, items and templates it binds. Previews are never
+// published services, items and templates it binds. It renders for any
+// channel, including one the zone is not shown on, and reports in
+// ShownOnChannel whether the zone is shown there. Previews are never
 // cached.
 func (s *server) handlePreview(w http.ResponseWriter, r *http.Request) {
 	ch, chErr := pageChannel(r)
@@ -257,12 +272,19 @@ func (s *server) handlePreview(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
+	z, err := s.store.GetZone(r.Context(), d.ZoneID, false)
+	if err != nil {
+		httpx.WriteError(w, r, s.logger, err)
+		return
+	}
 	rendered, err := s.store.renderPage(r.Context(), d.Document, ch, lang, s.now())
 	if err != nil {
 		httpx.WriteError(w, r, s.logger, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, renderedPage{ZoneID: d.ZoneID, Version: d.Version, Rendered: rendered})
+	httpx.WriteJSON(w, http.StatusOK, pagePreview{
+		ZoneID: d.ZoneID, Version: d.Version, ShownOnChannel: availableOn(z.Channels, ch), Rendered: rendered,
+	})
 }
 
 // handlePublishPage publishes the draft. The body's version is the draft
@@ -337,6 +359,16 @@ func (s *server) handleGetPageVersion(w http.ResponseWriter, r *http.Request) {
 	// Only the canonical form names a version, so that each version has
 	// one URL: 01 and +1 are not found, as x is.
 	version, err := strconv.ParseInt(raw, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && raw[0] >= '1' && raw[0] <= '9' {
+		// Digits without a sign or leading zero, above math.MaxInt64: a
+		// canonical number that no version reaches.
+		number := truncateForMessage(raw)
+		httpx.WriteError(w, r, s.logger, httpx.E(CodePageVersionNotFound, zoneID, httpx.Localized{
+			ZH: number + "（版本号过大，最大为 " + maxInt64Text + "）",
+			EN: number + " (too large; the maximum version is " + maxInt64Text + ")",
+		}))
+		return
+	}
 	if err != nil || version < 1 || strconv.FormatInt(version, 10) != raw {
 		httpx.WriteError(w, r, s.logger, httpx.E(CodePageVersionNotFound, zoneID, strconv.Quote(truncateForMessage(raw))))
 		return

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +147,50 @@ func TestPageLanguageAndErrors(t *testing.T) {
 			t.Fatalf("publish zone: %v", err)
 		}
 		expectError(t, e.get("/zones/no-page/page?channel=wechat"), http.StatusNotFound, "PAGE_NOT_FOUND")
+	})
+}
+
+func TestPreviewShownOnChannel(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *bun.DB) {
+		e := newSeededEnv(t, db)
+
+		// The foreigner edition is on WeChat and Alipay only, and a zone
+		// without channels is on every channel.
+		for _, tt := range []struct {
+			zone      string
+			ch        Channel
+			wantShown bool
+		}{
+			{"foreigner", ChannelBaidu, false},
+			{"foreigner", ChannelH5, false},
+			{"foreigner", ChannelWeChat, true},
+			{"life-marriage", ChannelBaidu, true},
+		} {
+			w := e.admin(http.MethodGet, "/admin/zones/"+tt.zone+"/page/preview?channel="+string(tt.ch), nil)
+			expectStatus(t, w, http.StatusOK)
+			var fields map[string]json.RawMessage
+			decodeBody(t, w, &fields)
+			if got, want := string(fields["shown_on_channel"]), strconv.FormatBool(tt.wantShown); got != want {
+				t.Errorf("%s on %s: shown_on_channel = %s, want %s", tt.zone, tt.ch, got, want)
+			}
+			var p renderedBody
+			decodeBody(t, w, &p)
+			if p.ZoneID != tt.zone {
+				t.Errorf("%s on %s: preview zone_id = %q", tt.zone, tt.ch, p.ZoneID)
+			}
+			if p.Channel.Name != page.Channel(tt.ch) {
+				t.Errorf("%s on %s: preview rendered for channel %q", tt.zone, tt.ch, p.Channel.Name)
+			}
+			if p.Title == "" {
+				t.Errorf("%s on %s: preview has no title", tt.zone, tt.ch)
+			}
+
+			// The flag agrees with the live page.
+			live := e.get("/zones/" + tt.zone + "/page?channel=" + string(tt.ch))
+			if got := live.Code == http.StatusOK; got != tt.wantShown {
+				t.Errorf("%s on %s: live page status %d, but shown_on_channel is %v", tt.zone, tt.ch, live.Code, tt.wantShown)
+			}
+		}
 	})
 }
 
