@@ -150,7 +150,8 @@ func TestRetry_backoffBetweenAttempts(t *testing.T) {
 		select {
 		case <-done:
 		case <-time.After(waitTimeout):
-			t.Fatalf("third attempt did not happen within %s", waitTimeout)
+			times, nums := seen.snapshot()
+			t.Fatalf("third attempt did not happen within %s: attempts %v at %v", waitTimeout, nums, times)
 		}
 		times, nums := seen.snapshot()
 		for i, want := range []int{1, 2, 3} {
