@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"mime"
 	"net"
 	"net/http"
@@ -601,13 +600,15 @@ func (c *bodyChecker) checkNumber(t reflect.Type, n json.Number) {
 	}
 	// A value beyond the type's range gets the bound it crosses, whole or
 	// not, as 300, 1e23 and 300.5 do for an int8.
-	switch integerClass(t, n) {
+	switch integerClass(t, string(n)) {
 	case aboveRange:
 		_, hi := integerBounds(t)
 		c.add("out_of_range", "数值过大，最大为 "+hi, "is too large; the maximum is "+hi)
 	case belowRange:
 		lo, _ := integerBounds(t)
 		c.add("out_of_range", "数值过小，最小为 "+lo, "is too small; the minimum is "+lo)
+	case negativeZero:
+		c.add("invalid_type", "须为不带负号的整数", "must be an integer without a minus sign")
 	case wholeInRange:
 		// An exponent or a decimal point, as in 1e2 and 5.0.
 		c.add("invalid_type", "须为不带小数点和指数的整数", "must be an integer written without a decimal point or exponent")
@@ -616,16 +617,7 @@ func (c *bodyChecker) checkNumber(t reflect.Type, n json.Number) {
 	}
 }
 
-// hasNonzeroDigit reports whether the significand of the JSON number n,
-// the part before any exponent, has a digit other than 0.
-func hasNonzeroDigit(n string) bool {
-	if i := strings.IndexAny(n, "eE"); i >= 0 {
-		n = n[:i]
-	}
-	return strings.ContainsAny(n, "123456789")
-}
-
-// numberClass is where a JSON number stands against an integer type.
+// numberClass is the position of a JSON number relative to an integer type.
 type numberClass int
 
 const (
@@ -633,33 +625,103 @@ const (
 	wholeInRange
 	aboveRange
 	belowRange
+	negativeZero // -0 for an unsigned type, which strconv.ParseUint rejects
 )
 
 // integerClass compares the JSON number n with the range of the integer
-// type t, and tells a whole number from a fraction within that range.
-func integerClass(t reflect.Type, n json.Number) numberClass {
-	// Enough precision to compare literals of up to about 300 digits
-	// exactly. Longer ones may be rounded, and a rounded value is not
-	// called whole.
-	prec := min(uint(len(n))*4+64, 1024)
-	f, _, err := big.ParseFloat(string(n), 10, prec, big.ToNearestEven)
-	if err != nil {
-		return notWhole
+// type t, and separates whole numbers from fractions within that range. It
+// reads the digits once, without converting the number, so its time grows
+// linearly with the length of n, however long the literal is.
+func integerClass(t reflect.Type, n string) numberClass {
+	neg := strings.HasPrefix(n, "-")
+	n = strings.TrimPrefix(n, "-")
+	mantissa, exp, _ := strings.Cut(strings.ToLower(n), "e")
+	intDigits, fracDigits, _ := strings.Cut(mantissa, ".")
+
+	// The value is 0.D × 10^point, where D is the digits without leading
+	// or trailing zeros.
+	digits := strings.TrimLeft(intDigits, "0")
+	point := len(digits)
+	if digits == "" {
+		frac := strings.TrimLeft(fracDigits, "0")
+		point = -(len(fracDigits) - len(frac))
+		digits = frac
+	} else {
+		digits += fracDigits
 	}
+	digits = strings.TrimRight(digits, "0")
+	if digits == "" {
+		if neg && n == "0" && isUnsigned(t) {
+			return negativeZero
+		}
+		return wholeInRange
+	}
+	point += exponent(exp)
+
 	lo, hi := integerBounds(t)
-	low, _ := new(big.Float).SetString(lo)
-	high, _ := new(big.Float).SetString(hi)
-	switch {
-	case f.Cmp(high) > 0: // 1e1000000000 too, which parses as +Inf
-		return aboveRange
-	case f.Cmp(low) < 0:
-		return belowRange
-	case f.Acc() != big.Exact || !f.IsInt():
+	bound := hi
+	if neg {
+		if isUnsigned(t) {
+			return belowRange
+		}
+		bound = strings.TrimPrefix(lo, "-")
+	}
+	outside := aboveRange
+	if neg {
+		outside = belowRange
+	}
+	if point <= 0 {
+		return notWhole // 0 < |value| < 1
+	}
+	if point > len(bound) {
+		return outside
+	}
+
+	// The integer part has point digits, the first of them nonzero, so it
+	// compares with bound as a string of the same length does.
+	whole := digits
+	if len(whole) > point {
+		whole = whole[:point]
+	} else {
+		whole += strings.Repeat("0", point-len(whole))
+	}
+	fraction := len(digits) > point
+	switch cmp := strings.Compare(whole, bound); {
+	case point < len(bound) || cmp < 0:
+	case cmp > 0 || fraction:
+		return outside
+	}
+	if fraction {
 		return notWhole
-	case f.Sign() == 0 && hasNonzeroDigit(string(n)):
-		return notWhole // such as 1e-1000000000, which rounds to 0
 	}
 	return wholeInRange
+}
+
+// exponent returns the value of the exponent digits of a JSON number,
+// such as "+5" or "-12", clamped to ±1e9, beyond which every nonzero value
+// is far outside any integer type's range or below 1.
+func exponent(s string) int {
+	const limit = 1_000_000_000
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimLeft(s, "+-")
+	v := 0
+	for i := 0; i < len(s) && v < limit; i++ {
+		v = v*10 + int(s[i]-'0')
+	}
+	v = min(v, limit)
+	if neg {
+		return -v
+	}
+	return v
+}
+
+// isUnsigned reports whether t is an unsigned integer type.
+func isUnsigned(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return true
+	}
+	return false
 }
 
 // integerBounds returns the smallest and largest value of an integer type.
