@@ -374,3 +374,31 @@ func TestDefault_zonesRoutesShareCORSPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestCORSPolicy_problemOrderStable(t *testing.T) {
+	src := []byte(`{"cors_policies": {"e": 1, "d": 2, "c": 3, "b": 4, "a": 5}, "routes": []}`)
+	_, err := route.Parse(src)
+	if err == nil {
+		t.Fatal("Parse accepted five policies that are not objects")
+	}
+	first := err.Error()
+	for i := range 20 {
+		_, again := route.Parse(src)
+		if again == nil || again.Error() != first {
+			t.Fatalf("parse %d: problems %v, want the same as the first parse: %s", i+2, again, first)
+		}
+	}
+	if e, a := strings.Index(first, "/cors_policies/e"), strings.Index(first, "/cors_policies/a"); e < 0 || a < 0 || e > a {
+		t.Errorf("problems %q, want /cors_policies/e before /cors_policies/a, in table order", first)
+	}
+}
+
+func TestCORSPolicy_nameQuotedInMessage(t *testing.T) {
+	_, err := route.Parse([]byte(corsPolicyTable(`"h5\nx"`)))
+	if err == nil {
+		t.Fatal("Parse accepted a route naming an undefined policy")
+	}
+	if !strings.Contains(err.Error(), `"h5\nx"`) {
+		t.Errorf("error %q, want the name quoted with its newline escaped", err)
+	}
+}

@@ -366,10 +366,16 @@ func (w walker) corsPolicies(path string, n *jsonNode) map[string]CORSConfig {
 		w.ps.addType(path, "must be an object of CORS policies by name, not %s", n.kind)
 		return nil
 	}
-	f, _ := w.fields(path, n, n.keys...)
-	out := make(map[string]CORSConfig, len(f))
-	for name, policy := range f {
-		out[name] = *w.cors(ptr(path, name), policy)
+	// Policies are read in table order, so that their problems are
+	// reported in the same order on every load.
+	out := make(map[string]CORSConfig, len(n.keys))
+	for i, name := range n.keys {
+		p := ptr(path, name)
+		if _, dup := out[name]; dup {
+			w.ps.addType(p, "duplicate field %q", name)
+			continue
+		}
+		out[name] = *w.cors(p, n.vals[i])
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -601,5 +602,5 @@ func quote(s string) string {
 	if len(s) > 200 {
 		s = s[:200] + "…"
 	}
-	return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+	return strconv.Quote(s) // escapes quotes and control characters such as a newline
 }
