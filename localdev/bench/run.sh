@@ -12,6 +12,10 @@ DURATION="${BENCH_DURATION:-10s}"
 # Each configuration runs ROUNDS times and reports the median, because one
 # run on a 2-core machine varies by more than a millisecond of p99.
 ROUNDS="${BENCH_ROUNDS:-3}"
+if ! [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]]; then
+	echo "bench: BENCH_ROUNDS must be a positive whole number, not '$ROUNDS'" >&2
+	exit 1
+fi
 THREADS=2
 CONNECTIONS=64
 OUT=localdev/bench/out
@@ -104,14 +108,26 @@ pids+=($!)
 wait_for "http://$BARE_ADDR/"
 require_running "${pids[-1]}" "the bare handler"
 
-# to_ms VALUE prints a wrk latency (such as 812.5us, 9.1ms or 1.2s) in ms.
+# to_ms VALUE prints a wrk latency (such as 812.5us, 9.1ms, 1.2s or 2.00m)
+# in ms, or nothing when VALUE is not one.
 to_ms() {
 	awk -v v="$1" 'BEGIN {
-		if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 }
-		else if (v ~ /ms$/) { sub(/ms$/, "", v) }
-		else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 }
+		if (v ~ /^[0-9.]+us$/) { sub(/us$/, "", v); v = v / 1000 }
+		else if (v ~ /^[0-9.]+ms$/) { sub(/ms$/, "", v) }
+		else if (v ~ /^[0-9.]+s$/) { sub(/s$/, "", v); v = v * 1000 }
+		else if (v ~ /^[0-9.]+m$/) { sub(/m$/, "", v); v = v * 60000 }
+		else exit
 		printf "%.2f\n", v
 	}'
+}
+
+# require_figures NAME RPS P99 stops the run when wrk's report of the run
+# NAME lacks its throughput or p99, or shows no requests served.
+require_figures() {
+	if [ -z "$3" ] || ! awk -v r="$2" 'BEGIN {exit !(r > 0)}'; then
+		echo "bench: wrk's report of the $1 run has no throughput or p99, or no requests served; see $OUT/wrk-$1.txt" >&2
+		exit 1
+	fi
 }
 
 # run_wrk URL NAME [taskset -c CPU] prints "requests_per_second p99_ms" for
@@ -123,7 +139,7 @@ run_wrk() {
 	"$@" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url" >"$OUT/wrk-$name.txt"
 	local rps
 	rps=$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk-$name.txt")
-	echo "$rps $(to_ms "$(awk '$1 == "99%" {print $2}' "$OUT/wrk-$name.txt")")"
+	echo "${rps:-0} $(to_ms "$(awk '$1 == "99%" {print $2}' "$OUT/wrk-$name.txt")")"
 }
 
 # median prints the middle of its numeric arguments (the lower middle for
@@ -143,10 +159,12 @@ measure() {
 	for round in $(seq 1 "$ROUNDS"); do
 		echo "== load ($config cores, round $round of $ROUNDS): bare handler"
 		read -r rps p99 < <(run_wrk "http://$BARE_ADDR$PAGE_PATH" "bare-$config-$round" "$@")
+		require_figures "bare-$config-$round" "$rps" "$p99"
 		bare_rps+=("$rps") bare_p99+=("$p99")
 		runs+="bare $rps req/s, p99 $p99 ms; "
 		echo "== load ($config cores, round $round of $ROUNDS): localdev /api route"
 		read -r rps p99 < <(run_wrk "http://$LOCALDEV_ADDR$PAGE_PATH" "api-$config-$round" "$@")
+		require_figures "api-$config-$round" "$rps" "$p99"
 		api_rps+=("$rps") api_p99+=("$p99")
 		runs+="route $rps req/s, p99 $p99 ms; "
 	done
