@@ -188,9 +188,42 @@ func (s *Store) renderPage(ctx context.Context, doc []byte, ch Channel, lang str
 		in.Items[it.ID] = page.ItemCard{ID: it.ID, Name: pageText(it.Name), Summary: pageText(it.Summary)}
 	}
 
+	pageIDs := refs.Pages
+	for _, t := range in.Templates {
+		pageIDs = append(pageIDs, t.Template.References().Pages...)
+	}
+	if in.Pages, err = s.linkablePages(ctx, sortedUnique(pageIDs), ch); err != nil {
+		return nil, err
+	}
+
 	out, err := page.Render(d, in)
 	if err != nil {
 		return nil, fmt.Errorf("render page: %w", err)
+	}
+	return out, nil
+}
+
+// linkablePages returns the zones among ids whose pages a link may open on
+// ch: those a public read of the page serves, because they are published,
+// shown on ch and have a published page.
+func (s *Store) linkablePages(ctx context.Context, ids []string, ch Channel) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []zoneRow
+	err := s.db.NewSelect().Model(&rows).
+		Where("z.status = ?", StatusPublished).
+		Where("z.id IN (?)", bun.List(ids)).
+		Where("EXISTS (SELECT 1 FROM zone_page_versions AS pv WHERE pv.zone_id = z.id)").
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load linked zones: %w", err)
+	}
+	for _, z := range rows {
+		if availableOn(z.Channels, ch) {
+			out[z.ID] = true
+		}
 	}
 	return out, nil
 }

@@ -295,3 +295,56 @@ func TestPageCacheDisabled(t *testing.T) {
 		t.Fatalf("title = %q, want the change seen at once with the cache off", p.Title)
 	}
 }
+
+func TestPageLinks_followZoneAvailability(t *testing.T) {
+	storetest.EachDB(t, func(t *testing.T, db *bun.DB) {
+		e := newSeededEnv(t, db)
+		targets := func(ch Channel) []string {
+			t.Helper()
+			w := e.get("/zones/life-marriage/page?channel=" + string(ch))
+			expectStatus(t, w, http.StatusOK)
+			var doc any
+			decodeBody(t, w, &doc)
+			return pageLinkTargets(doc)
+		}
+
+		wechat := targets(ChannelWeChat)
+		for _, want := range []string{"foreigner", "cross-province"} {
+			if !slices.Contains(wechat, want) {
+				t.Errorf("wechat page links to %v, want a link to %s", wechat, want)
+			}
+		}
+		// The foreigner edition is shown on WeChat and Alipay only.
+		if baidu := targets(ChannelBaidu); slices.Contains(baidu, "foreigner") {
+			t.Errorf("baidu page links to %v, want no link to foreigner", baidu)
+		}
+
+		var z Zone
+		decodeBody(t, e.admin(http.MethodGet, "/admin/zones/cross-province", nil), &z)
+		w := e.admin(http.MethodPost, "/admin/zones/cross-province/unpublish", map[string]int64{"version": z.Version})
+		expectStatus(t, w, http.StatusOK)
+		if got := targets(ChannelWeChat); slices.Contains(got, "cross-province") {
+			t.Errorf("after unpublishing cross-province, wechat page links to %v", got)
+		}
+	})
+}
+
+// pageLinkTargets returns the targets of the page links in a decoded
+// rendered page, at any depth.
+func pageLinkTargets(v any) []string {
+	var out []string
+	switch v := v.(type) {
+	case map[string]any:
+		if target, ok := v["target"].(string); ok && v["type"] == "page" {
+			out = append(out, target)
+		}
+		for _, child := range v {
+			out = append(out, pageLinkTargets(child)...)
+		}
+	case []any:
+		for _, child := range v {
+			out = append(out, pageLinkTargets(child)...)
+		}
+	}
+	return out
+}

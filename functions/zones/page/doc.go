@@ -138,6 +138,9 @@
 //     unknown or, for services, not available on the channel. A service
 //     link to such an id is dropped, but the slide or list entry containing
 //     it stays.
+//   - It drops page links to zones missing from RenderInput.Pages, when the
+//     caller passes that map. The entry containing the link stays, as it
+//     does for service links.
 //   - It applies the channel's capabilities. login_prompt nodes need the
 //     capability in their props, subscription nodes need login, service
 //     cards that require login need login, file links need file_download

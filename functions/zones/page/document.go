@@ -76,12 +76,13 @@ type Node struct {
 type References struct {
 	Services  []string `json:"services"`
 	Items     []string `json:"items"`
+	Pages     []string `json:"pages"` // zones whose pages links open
 	Topics    []string `json:"topics"`
 	Templates []string `json:"templates"`
 }
 
-// References returns the services, one-thing items, topics and templates
-// the document binds. Template contents are not included, so call
+// References returns the services, one-thing items, linked zone pages,
+// topics and templates the document binds. Template contents are not included, so call
 // Template.References for those.
 func (d *Document) References() References {
 	var refs refSet
@@ -92,8 +93,8 @@ func (d *Document) References() References {
 	return refs.sorted()
 }
 
-// References returns the services, one-thing items and topics that the
-// template's nodes bind.
+// References returns the services, one-thing items, linked zone pages and
+// topics that the template's nodes bind.
 func (t *Template) References() References {
 	var refs refSet
 
@@ -109,7 +110,7 @@ func (t *Template) References() References {
 }
 
 type refSet struct {
-	services, items, topics, templates []string
+	services, items, pages, topics, templates []string
 }
 
 func (r *refSet) addNode(n *Node) {
@@ -127,10 +128,15 @@ func (r *refSet) addNode(n *Node) {
 	}
 
 	walkLinks(n.Props, func(link map[string]any) {
-		if link["type"] == linkService {
-			if id, ok := link["target"].(string); ok {
-				r.services = append(r.services, id)
-			}
+		id, ok := link["target"].(string)
+		if !ok {
+			return
+		}
+		switch link["type"] {
+		case linkService:
+			r.services = append(r.services, id)
+		case linkPage:
+			r.pages = append(r.pages, id)
 		}
 	})
 
@@ -143,6 +149,7 @@ func (r *refSet) sorted() References {
 	return References{
 		Services:  sortedUnique(r.services),
 		Items:     sortedUnique(r.items),
+		Pages:     sortedUnique(r.pages),
 		Topics:    sortedUnique(r.topics),
 		Templates: sortedUnique(r.templates),
 	}

@@ -32,6 +32,11 @@ type RenderInput struct {
 	// drops ids missing here.
 	Services map[string]ServiceCard
 	Items    map[string]ItemCard
+
+	// Pages lists the zones whose pages links may open on this channel.
+	// Render drops page links to ids missing here. A nil map keeps every
+	// page link.
+	Pages map[string]bool
 }
 
 // TemplateInput is a loaded template and its effective window. The window

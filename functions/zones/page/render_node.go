@@ -203,9 +203,9 @@ func isText(m map[string]any) bool {
 	return true
 }
 
-// link renders a link for the channel. It drops links to services that are
-// unknown or unavailable here, and links whose capability is hidden or that
-// have no way to work on this channel.
+// link renders a link for the channel. It drops links to services and zone
+// pages that are unknown or unavailable here, and links whose capability is
+// hidden or that have no way to work on this channel.
 func (r *renderer) link(l map[string]any) (any, bool) {
 	typ, _ := l["type"].(string)
 	target, _ := l["target"].(string)
@@ -218,6 +218,10 @@ func (r *renderer) link(l map[string]any) (any, bool) {
 		}
 
 		return map[string]any{"type": typ, "target": target, "service": card}, true
+	case linkPage:
+		if r.in.Pages != nil && !r.in.Pages[target] {
+			return nil, false
+		}
 	case linkFile:
 		use, keep := r.use(CapFileDownload)
 		if !keep {
