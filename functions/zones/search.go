@@ -30,7 +30,9 @@ import (
 // For the pinyin forms the index also stores every suffix that starts at a
 // syllable boundary (yijianshi, jianshi, shi), so a prefix match on
 // "|"-separated values finds a query that starts at any syllable: "jjz"
-// finds 办理进京证.
+// finds 办理进京证. Each suffix is stored after suffixMarker, as in
+// |yijianshi|~jianshi|~shi|, so that ranking can tell a match at the start
+// of a term from one inside it, as it does for Chinese text.
 //
 // Many characters have several readings, and the right one depends on the
 // word: 行 is xing in 出行 but hang in 银行. The index therefore stores the
@@ -44,6 +46,11 @@ import (
 // columns. Normalisation removes it from terms and queries, so "|" + q
 // matches only at the start of a value.
 const termSeparator = "|"
+
+// suffixMarker starts each stored pinyin or initials value that begins
+// inside a term, at a later syllable. Pinyin values are ASCII letters, so
+// the marker never starts a value that begins a term.
+const suffixMarker = "~"
 
 // Bounds of the readings indexed per term.
 const (
@@ -342,11 +349,24 @@ func buildTermForms(terms []string) termForms {
 		}
 		for _, syl := range readingCombos(readingSlots(t), maxReadings) {
 			_, _, f, i := readingForms(syl)
-			full = append(full, f...)
-			initials = append(initials, i...)
+			full = append(full, markSuffixes(f)...)
+			initials = append(initials, markSuffixes(i)...)
 		}
 	}
 	return termForms{Terms: joinValues(plain), Pinyin: joinValues(full), Initials: joinValues(initials)}
+}
+
+// markSuffixes returns forms, the full form of a term followed by its
+// suffixes, with suffixMarker before each suffix.
+func markSuffixes(forms []string) []string {
+	out := make([]string, len(forms))
+	for i, f := range forms {
+		if i > 0 {
+			f = suffixMarker + f
+		}
+		out[i] = f
+	}
+	return out
 }
 
 // joinValues returns "|a|b|" for a and b, without duplicates, or "" for

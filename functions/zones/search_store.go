@@ -217,6 +217,7 @@ func (s *Store) SearchServices(ctx context.Context, query string, f SearchFilter
 	termPrefix := "%" + termSeparator + prefix
 	compactPrefix := likeEscaper.Replace(sq.Compact) + "%"
 	compactTermPrefix := "%" + termSeparator + compactPrefix
+	compactSuffixPrefix := "%" + termSeparator + suffixMarker + compactPrefix
 
 	// matches limits q to rows whose term columns, of the table alias,
 	// match the query.
@@ -224,8 +225,10 @@ func (s *Store) SearchServices(ctx context.Context, query string, f SearchFilter
 		return q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 			q = q.Where(`?.terms LIKE ? ESCAPE '\'`, bun.Ident(alias), contains)
 			if sq.Compact != "" {
-				q = q.WhereOr(`?.pinyin LIKE ? ESCAPE '\'`, bun.Ident(alias), compactTermPrefix).
-					WhereOr(`?.initials LIKE ? ESCAPE '\'`, bun.Ident(alias), compactTermPrefix)
+				for _, pattern := range []string{compactTermPrefix, compactSuffixPrefix} {
+					q = q.WhereOr(`?.pinyin LIKE ? ESCAPE '\'`, bun.Ident(alias), pattern).
+						WhereOr(`?.initials LIKE ? ESCAPE '\'`, bun.Ident(alias), pattern)
+				}
 			}
 			return q
 		})
