@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -326,7 +327,7 @@ func (q *query) int64Param(name string) int64 {
 	case err != nil && !errors.Is(err, strconv.ErrRange):
 		q.c.add(name, "invalid_format", "须为正整数", "must be a positive integer")
 	case err != nil && n > 0: // ParseInt returns math.MaxInt64 for a larger value
-		q.c.details = append(q.c.details, tooLargeDetail(name))
+		q.c.details = append(q.c.details, httpx.TooLarge(name, maxInt64Text))
 	case err != nil || n < 1:
 		q.c.add(name, "out_of_range", "须为正整数", "must be a positive integer")
 	}
@@ -381,6 +382,16 @@ func etagMatches(header, etag string) bool {
 	}
 	return false
 }
+
+// decode reads a JSON request body into v within the configured limit.
+func (s *server) decode(r *http.Request, v any) error {
+	return httpx.DecodeJSON(r, v, s.cfg.MaxBody)
+}
+
+// maxInt64Text is math.MaxInt64 as messages show it. It is the largest
+// version number, because versions are int64 values in PostgreSQL bigint
+// columns.
+var maxInt64Text = strconv.FormatInt(math.MaxInt64, 10)
 
 // versionBody is the body of publish and unpublish requests.
 type versionBody struct {

@@ -331,9 +331,26 @@ func (c *bodyChecker) pointer() string {
 }
 
 func (c *bodyChecker) add(reason, zh, en string) {
+	c.addDetail(Detail{Path: c.pointer(), Reason: reason, ZH: zh, EN: en})
+}
+
+func (c *bodyChecker) addDetail(d Detail) {
 	if len(c.details) < maxBodyDetails {
-		c.details = append(c.details, Detail{Path: c.pointer(), Reason: reason, ZH: zh, EN: en})
+		c.details = append(c.details, d)
 	}
+}
+
+// TooLarge returns the out_of_range detail of a number at path above its
+// maximum. DecodeJSON reports body numbers with it, and handlers can
+// report query parameters and other input in the same words.
+func TooLarge(path, maximum string) Detail {
+	return Detail{Path: path, Reason: "out_of_range", ZH: "数值过大，最大为 " + maximum, EN: "is too large; the maximum is " + maximum}
+}
+
+// TooSmall returns the out_of_range detail of a number at path below its
+// minimum.
+func TooSmall(path, minimum string) Detail {
+	return Detail{Path: path, Reason: "out_of_range", ZH: "数值过小，最小为 " + minimum, EN: "is too small; the minimum is " + minimum}
 }
 
 func (c *bodyChecker) invalidType(t reflect.Type) {
@@ -603,10 +620,10 @@ func (c *bodyChecker) checkNumber(t reflect.Type, n json.Number) {
 	switch integerClass(t, string(n)) {
 	case aboveRange:
 		_, hi := integerBounds(t)
-		c.add("out_of_range", "数值过大，最大为 "+hi, "is too large; the maximum is "+hi)
+		c.addDetail(TooLarge(c.pointer(), hi))
 	case belowRange:
 		lo, _ := integerBounds(t)
-		c.add("out_of_range", "数值过小，最小为 "+lo, "is too small; the minimum is "+lo)
+		c.addDetail(TooSmall(c.pointer(), lo))
 	case negativeZero:
 		c.add("invalid_type", "须为不带负号的整数", "must be an integer without a minus sign")
 	case wholeInRange:
