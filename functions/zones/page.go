@@ -166,11 +166,12 @@ func (s *Store) renderPage(ctx context.Context, doc []byte, ch Channel, lang str
 	if in.Templates, err = s.templateInputs(ctx, refs.Templates); err != nil {
 		return nil, err
 	}
-	serviceIDs, itemIDs := refs.Services, refs.Items
+	serviceIDs, itemIDs, pageIDs := refs.Services, refs.Items, refs.Pages
 	for _, t := range in.Templates {
 		tr := t.Template.References()
 		serviceIDs = append(serviceIDs, tr.Services...)
 		itemIDs = append(itemIDs, tr.Items...)
+		pageIDs = append(pageIDs, tr.Pages...)
 	}
 
 	services, err := s.publishedServices(ctx, sortedUnique(serviceIDs))
@@ -188,10 +189,6 @@ func (s *Store) renderPage(ctx context.Context, doc []byte, ch Channel, lang str
 		in.Items[it.ID] = page.ItemCard{ID: it.ID, Name: pageText(it.Name), Summary: pageText(it.Summary)}
 	}
 
-	pageIDs := refs.Pages
-	for _, t := range in.Templates {
-		pageIDs = append(pageIDs, t.Template.References().Pages...)
-	}
 	if in.Pages, err = s.linkablePages(ctx, sortedUnique(pageIDs), ch); err != nil {
 		return nil, err
 	}
