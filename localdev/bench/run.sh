@@ -202,7 +202,7 @@ verdict() {
 # a server with that k reaches a p99 of 10 ms, that throughput as a share
 # of BARE_RPS, and the bare throughput of which it is half. wrk keeps
 # CONNECTIONS requests in flight, so a server that serves RPS requests a
-# second holds each for CONNECTIONS/RPS on average (Little's law), and k is
+# second keeps each for CONNECTIONS/RPS on average (Little's law), and k is
 # the p99 over that time: p99 = k x CONNECTIONS / RPS.
 tail_factor() {
 	awk -v rps="$1" -v p99="$2" -v bare="$3" -v c="$CONNECTIONS" 'BEGIN {
@@ -274,7 +274,7 @@ Shared runs: $shared_runs.
 
 ### What the shared p99 depends on
 
-wrk keeps $CONNECTIONS requests in flight, so a server that serves X requests a second holds
+wrk keeps $CONNECTIONS requests in flight, so a server that serves X requests a second keeps
 each for $CONNECTIONS/X seconds on average (Little's law). The p99 is a multiple k of that
 time: k = p99 × X / $CONNECTIONS. In the shared run k is $bare_k for the bare handler and $api_k
 for the route. At that k, the route's p99 is under 10 ms only at $api_need requests/s or more,
